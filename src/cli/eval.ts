@@ -1,0 +1,193 @@
+/**
+ * `patchface eval`: verification accuracy with the 10-fold protocol, through the app's pipeline.
+ * Each image is decoded, detected and embedded once for all requested models.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
+import { compareEmbeddings, detectFaces, embedFaces, pickFace, type Embedding } from '../core/pipeline.ts';
+import { lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation } from '../core/verification.ts';
+import { decodePhotoFile } from '../node/decodeImage.ts';
+import { createNodeRunner, MANIFEST_PATH } from '../node/runtime.ts';
+import type { OrtModelRunner } from '../inference/modelRunner.ts';
+import { createProgress } from './progress.ts';
+
+export interface EvalOptions {
+  kind: 'lfw' | 'pairs';
+  target: string;
+  root?: string;
+  models?: string[];
+  json: boolean;
+  writeManifest: boolean;
+  threads?: number;
+  limit?: number;
+}
+
+export interface EvalPair {
+  a: string;
+  b: string;
+  same: boolean;
+  fold: number;
+}
+
+export interface ModelEvalJson {
+  accuracy: number;
+  std: number;
+  folds: number[];
+  threshold: number;
+  auc: number;
+  pairs: number;
+  noFace: number;
+}
+
+export async function loadPairs(opts: Pick<EvalOptions, 'kind' | 'target' | 'root' | 'limit'>): Promise<{ root: string; pairs: EvalPair[] }> {
+  let root: string;
+  let pairs: EvalPair[];
+  if (opts.kind === 'lfw') {
+    root = join(opts.target, 'lfw-deepfunneled');
+    const parsed = parseLfwPairs(await readFile(join(opts.target, 'pairs.txt'), 'utf8'));
+    pairs = parsed.pairs.map((p) => ({
+      a: lfwImagePath(p.a.name, p.a.index),
+      b: lfwImagePath(p.b.name, p.b.index),
+      same: p.same,
+      fold: p.fold,
+    }));
+  } else {
+    root = opts.root!;
+    pairs = parsePairsTsv(await readFile(opts.target, 'utf8'));
+  }
+  if (opts.limit) {
+    // The first N matched and the first N mismatched pairs of each fold.
+    const seen = new Map<string, number>();
+    pairs = pairs.filter((p) => {
+      const key = `${p.fold}:${p.same}`;
+      const n = (seen.get(key) ?? 0) + 1;
+      seen.set(key, n);
+      return n <= opts.limit!;
+    });
+  }
+  return { root, pairs };
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight (decode overlaps inference). */
+export async function forEachConcurrent<T>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** Embeds every distinct image once with every model; a failed image maps to its error message. */
+export async function embedImages(
+  files: string[],
+  root: string,
+  models: ModelEntry[],
+  runner: OrtModelRunner,
+  manifest: Manifest,
+  label = 'images',
+): Promise<{ embeddings: Map<string, Map<string, Embedding>>; failures: Map<string, string> }> {
+  const embeddings = new Map<string, Map<string, Embedding>>();
+  const failures = new Map<string, string>();
+  const progress = createProgress(label, files.length);
+  await forEachConcurrent(files, 2, async (file) => {
+    try {
+      const { image } = await decodePhotoFile(join(root, file));
+      const faces = await detectFaces(image, runner, manifest);
+      const face = pickFace(faces, image, 'central');
+      if (!face) throw new Error('no face found');
+      const perModel = new Map<string, Embedding>();
+      for (const model of models) {
+        const [e] = await embedFaces([{ image, face }], model, runner);
+        perModel.set(model.id, e);
+      }
+      embeddings.set(file, perModel);
+    } catch (e) {
+      const reason = (e as Error).message.replace(`${join(root, file)}: `, '');
+      failures.set(file, reason);
+      progress.note(`${file}: ${reason}`);
+    }
+    progress.tick();
+  });
+  progress.done();
+  return { embeddings, failures };
+}
+
+export function scorePairs(pairs: EvalPair[], model: ModelEntry, embeddings: Map<string, Map<string, Embedding>>): Float64Array {
+  const scores = new Float64Array(pairs.length);
+  pairs.forEach((p, i) => {
+    const ea = embeddings.get(p.a)?.get(model.id);
+    const eb = embeddings.get(p.b)?.get(model.id);
+    scores[i] = ea && eb ? compareEmbeddings(model, ea, eb).score : Number.NaN;
+  });
+  return scores;
+}
+
+export async function runEval(opts: EvalOptions): Promise<number> {
+  const runner = await createNodeRunner({ threads: opts.threads });
+  try {
+    const manifest = runner.manifest;
+    const models = opts.models?.length ? opts.models.map((id) => findModel(manifest, id)) : embedders(manifest);
+    for (const m of models) if (m.role !== 'embedder') throw new Error(`"${m.id}" is a ${m.role} model, not a face embedding model`);
+    const { root, pairs } = await loadPairs(opts);
+    const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+    process.stderr.write(`${pairs.length} pairs, ${files.length} images, models: ${models.map((m) => m.id).join(', ')}\n`);
+    const t0 = Date.now();
+    const { embeddings, failures } = await embedImages(files, root, models, runner, manifest);
+    const seconds = (Date.now() - t0) / 1000;
+    const result: Record<string, ModelEvalJson> = {};
+    for (const model of models) {
+      const scores = scorePairs(pairs, model, embeddings);
+      const ev = tenFoldEvaluation(
+        scores,
+        pairs.map((p) => p.same),
+        pairs.map((p) => p.fold),
+      );
+      result[model.id] = {
+        accuracy: ev.accuracy,
+        std: ev.std,
+        folds: ev.folds,
+        threshold: ev.threshold,
+        auc: ev.auc,
+        pairs: ev.pairs,
+        noFace: ev.noFace,
+      };
+    }
+    process.stderr.write(
+      `${files.length - failures.size}/${files.length} images yielded a face (${((100 * (files.length - failures.size)) / files.length).toFixed(2)}%); ` +
+        `${(files.length / seconds).toFixed(2)} images/s\n`,
+    );
+    if (opts.writeManifest) {
+      if (opts.kind !== 'lfw' || opts.limit) throw new Error('--write-manifest needs a full `eval lfw` run');
+      await storeLfwResults(result);
+    }
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      for (const [id, r] of Object.entries(result)) {
+        process.stdout.write(
+          `${id.padEnd(10)} accuracy ${(r.accuracy * 100).toFixed(2)}% ± ${(r.std * 100).toFixed(2)}  AUC ${r.auc.toFixed(4)}  ` +
+            `threshold ${r.threshold.toFixed(4)}  pairs ${r.pairs}  pairs without a face ${r.noFace}\n`,
+        );
+      }
+    }
+    return 0;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+/** Writes each model's LFW operating point into the manifest (the only writer of these fields). */
+async function storeLfwResults(result: Record<string, ModelEvalJson>): Promise<void> {
+  const manifest = JSON.parse(await readFile(MANIFEST_PATH, 'utf8')) as Manifest;
+  for (const [id, r] of Object.entries(result)) {
+    const entry = findModel(manifest, id);
+    entry.threshold = r.threshold;
+    entry.lfw = { accuracy: r.accuracy, std: r.std, protocol: '10-fold, 6000 pairs', folds: r.folds, auc: r.auc, noFace: r.noFace };
+  }
+  await writeFile(MANIFEST_PATH, `${JSON.stringify(manifest, null, 2)}\n`);
+  process.stderr.write(`wrote LFW thresholds to ${MANIFEST_PATH}\n`);
+}

@@ -1,0 +1,95 @@
+/**
+ * `patchface` command line: compare two photos, evaluate on LFW or on any pair list.
+ * Every number comes from the same pipeline as the browser app (src/core/pipeline.ts).
+ */
+import { parseArgs } from 'node:util';
+import { runCompare } from './compare.ts';
+import { runEval } from './eval.ts';
+
+const USAGE = `patchface - locally additive face similarity
+
+Usage:
+  patchface compare A B [--model ID] [--face-a N] [--face-b N] [--json]
+  patchface eval lfw DIR [--model ID ...] [--json] [--write-manifest]
+  patchface eval pairs FILE --root DIR [--model ID ...] [--json]
+
+Options:
+  --model ID        embedding model (see public/models/manifest.json); eval: repeatable,
+                    default every embedding model; compare: default rrf28 if present, else fullface
+  --face-a N        which face of photo A to use, 1 = largest (default 1)
+  --json            machine-readable output on stdout
+  --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
+  --threads N       WASM threads (default: all cores)
+  --limit N         (eval) only the first N pairs of each fold, for quick checks
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string', multiple: true },
+        json: { type: 'boolean', default: false },
+        root: { type: 'string' },
+        'face-a': { type: 'string' },
+        'face-b': { type: 'string' },
+        'write-manifest': { type: 'boolean', default: false },
+        threads: { type: 'string' },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const threads = values.threads ? Number(values.threads) : undefined;
+  try {
+    if (command === 'compare') {
+      if (rest.length !== 2) throw new UsageError('compare needs two photo paths');
+      return await runCompare({
+        a: rest[0],
+        b: rest[1],
+        model: values.model?.[0],
+        faceA: values['face-a'] ? Number(values['face-a']) : 1,
+        faceB: values['face-b'] ? Number(values['face-b']) : 1,
+        json: values.json,
+        threads,
+      });
+    }
+    if (command === 'eval') {
+      const [kind, target] = rest;
+      if (kind !== 'lfw' && kind !== 'pairs') throw new UsageError('eval needs "lfw DIR" or "pairs FILE --root DIR"');
+      if (!target) throw new UsageError(`eval ${kind} needs a ${kind === 'lfw' ? 'directory' : 'pair file'}`);
+      if (kind === 'pairs' && !values.root) throw new UsageError('eval pairs needs --root DIR');
+      return await runEval({
+        kind,
+        target,
+        root: values.root,
+        models: values.model,
+        json: values.json,
+        writeManifest: values['write-manifest'],
+        threads,
+        limit: values.limit ? Number(values.limit) : undefined,
+      });
+    }
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`patchface: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`patchface: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+export class UsageError extends Error {}

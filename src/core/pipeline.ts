@@ -1,0 +1,200 @@
+/**
+ * The one pipeline (DESIGN.md): detect -> landmarks -> 5 points -> align -> embed -> decompose.
+ *
+ * Pure orchestration over a `ModelRunner`, so the browser worker, the CLI, the evaluation and
+ * the training-data preparation all run exactly this code; only the runner differs.
+ */
+import { alignFace112, dlibChipTransform, extractChip } from './align.ts';
+import { cosine, meanCosineDecomposition, regionWeightedDecomposition } from './decompose.ts';
+import { decodeSsdBoxes, decodeTinyYolo, ssdDetections } from './detection.ts';
+import { PatchFaceError } from './errors.ts';
+import { letterboxToTensor, padImage, resizeBilinearRgb, toPlanarTensor } from './image.ts';
+import { fivePointsFrom68, landmarkInput, landmarksToSource } from './landmarks.ts';
+import type { Manifest, ModelEntry } from './manifest.ts';
+import { channelMean, findModel, inputSide } from './manifest.ts';
+import type { BoxXYWH, DetectedFace, Detection, RgbImage, Tensor } from './types.ts';
+
+export interface ModelRunner {
+  run(modelId: string, input: Tensor): Promise<Record<string, Tensor>>;
+}
+
+export interface DetectOptions {
+  /** Detector confidence threshold (face-api's SSD default is 0.5). */
+  minScore?: number;
+  /** Retry on a padded copy when nothing is found: faces that fill the frame lack the context SSD expects. */
+  padRetry?: boolean;
+  /** Detector model id: 'ssd' (SSD-MobileNetV1) or 'tiny' (tiny YOLOv2). */
+  detector?: string;
+}
+
+export const DEFAULT_DETECTOR = 'ssd';
+
+export const DEFAULT_MIN_SCORE = 0.5;
+/** The padded retry works on a copy at most this large (a 20 MP photo would otherwise need 80 MP). */
+const PAD_RETRY_MAX_SIDE = 1024;
+
+/** Finds every face, largest first, with 68 and 5 landmarks in source pixels. */
+export async function detectFaces(
+  img: RgbImage,
+  runner: ModelRunner,
+  manifest: Manifest,
+  options: DetectOptions = {},
+): Promise<DetectedFace[]> {
+  const detector = findModel(manifest, options.detector ?? DEFAULT_DETECTOR);
+  const minScore = options.minScore ?? DEFAULT_MIN_SCORE;
+  let detections = await runDetector(img, detector, runner, minScore);
+  if (detections.length === 0 && options.padRetry !== false) {
+    detections = await detectOnPaddedCopy(img, detector, runner, minScore);
+  }
+  if (detections.length === 0) return [];
+  const landmarkModel = findModel(manifest, 'landmarks68');
+  const faces = await locateLandmarks(img, detections, landmarkModel, runner);
+  return faces.sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+}
+
+async function runDetector(img: RgbImage, detector: ModelEntry, runner: ModelRunner, minScore: number): Promise<Detection[]> {
+  const size = inputSide(detector);
+  // Both detectors, like face-api, see the photo top-left in a zero-padded square.
+  const letterbox = letterboxToTensor(img, size, { center: false, mean: channelMean(detector), scale: detector.input.scale });
+  const out = await runner.run(detector.id, { data: letterbox.tensor, dims: [1, 3, size, size] });
+  if (detector.kind === 'tiny-yolo') {
+    const grid = out.grid;
+    const found = decodeTinyYolo(grid.data, grid.dims, detector.anchors ?? [], { letterbox, minScore });
+    return found.map((d) => ({ ...d, box: clipBox(d.box, img) })).filter((d) => d.box[2] > 1 && d.box[3] > 1);
+  }
+  const boxes = decodeSsdBoxes(out.boxEncodings.data, out.anchors.data);
+  return ssdDetections(boxes, out.scores.data, letterbox, { minScore });
+}
+
+async function detectOnPaddedCopy(img: RgbImage, detector: ModelEntry, runner: ModelRunner, minScore: number): Promise<Detection[]> {
+  const shrink = Math.min(1, PAD_RETRY_MAX_SIDE / Math.max(img.width, img.height));
+  const base = shrink < 1 ? resizeBilinearRgb(img, Math.round(img.width * shrink), Math.round(img.height * shrink)) : img;
+  const padX = Math.round(base.width / 2);
+  const padY = Math.round(base.height / 2);
+  const padded = padImage(base, padX, padY);
+  const found = await runDetector(padded, detector, runner, minScore);
+  const sx = img.width / base.width;
+  const sy = img.height / base.height;
+  return found
+    .map((d) => ({ score: d.score, box: clipBox([(d.box[0] - padX) * sx, (d.box[1] - padY) * sy, d.box[2] * sx, d.box[3] * sy], img) }))
+    .filter((d) => d.box[2] > 1 && d.box[3] > 1);
+}
+
+function clipBox([x, y, w, h]: BoxXYWH, img: RgbImage): BoxXYWH {
+  const x0 = Math.max(0, x);
+  const y0 = Math.max(0, y);
+  const x1 = Math.min(img.width, x + w);
+  const y1 = Math.min(img.height, y + h);
+  return [x0, y0, x1 - x0, y1 - y0];
+}
+
+async function locateLandmarks(img: RgbImage, detections: Detection[], model: ModelEntry, runner: ModelRunner): Promise<DetectedFace[]> {
+  const side = inputSide(model);
+  const per = 3 * side * side;
+  const inputs = detections.map((d) => landmarkInput(img, d.box, { mean: channelMean(model), scale: model.input.scale, size: side }));
+  const batch = new Float32Array(per * inputs.length);
+  inputs.forEach((inp, i) => batch.set(inp.tensor, i * per));
+  const out = await runner.run(model.id, { data: batch, dims: [inputs.length, 3, side, side] });
+  return detections.map((d, i) => {
+    // 'geometric' inverts our own crop exactly; face-api's own mapping can be off by a pixel.
+    const landmarks68 = landmarksToSource(out.landmarks.data.subarray(i * 136, (i + 1) * 136), inputs[i].crop, 'geometric');
+    return { ...d, landmarks68, landmarks5: fivePointsFrom68(landmarks68) };
+  });
+}
+
+/** The input crop of an embedding model for one face. */
+export function embeddingInput(img: RgbImage, face: DetectedFace, model: ModelEntry): { pixels: RgbImage; tensor: Float32Array } {
+  const side = inputSide(model);
+  const pixels =
+    model.kind === 'fullface'
+      ? extractChip(img, dlibChipTransform(face.landmarks68, side), side)
+      : alignFace112(img, face.landmarks5).face;
+  if (pixels.width !== side) throw new Error(`${model.id}: expected a ${side}px input`);
+  return { pixels, tensor: toPlanarTensor(pixels, channelMean(model), model.input.scale) };
+}
+
+export interface Embedding {
+  modelId: string;
+  /** fullface: [D]; patch models: [P * D] row-major. */
+  features: Float32Array;
+  patches: number;
+  dim: number;
+}
+
+/** Embeds one or more faces with one model, batched. */
+export async function embedFaces(
+  items: { image: RgbImage; face: DetectedFace }[],
+  model: ModelEntry,
+  runner: ModelRunner,
+): Promise<Embedding[]> {
+  if (items.length === 0) return [];
+  const side = inputSide(model);
+  const per = 3 * side * side;
+  const batch = new Float32Array(per * items.length);
+  items.forEach((it, i) => batch.set(embeddingInput(it.image, it.face, model).tensor, i * per));
+  const out = await runner.run(model.id, { data: batch, dims: [items.length, 3, side, side] });
+  const t = Object.values(out)[0];
+  const [n, p, d] = t.dims.length === 3 ? t.dims : [t.dims[0], 1, t.dims[1]];
+  if (n !== items.length) throw new Error(`${model.id}: batch ${n} != ${items.length}`);
+  return items.map((_, i) => ({
+    modelId: model.id,
+    features: t.data.slice(i * p * d, (i + 1) * p * d),
+    patches: p,
+    dim: d,
+  }));
+}
+
+export interface PatchContribution {
+  box: BoxXYWH;
+  /** Contribution of this patch of face A (c_i); sums to score over patches. */
+  a: number;
+  /** Contribution of this patch of face B (d_j); sums to score over patches. */
+  b: number;
+}
+
+export interface Comparison {
+  model: string;
+  score: number;
+  threshold: number | null;
+  same: boolean | null;
+  patches: PatchContribution[];
+}
+
+/** Scores two embeddings of one model, with the exact per-patch decomposition for patch models. */
+export function compareEmbeddings(model: ModelEntry, ea: Embedding, eb: Embedding): Comparison {
+  let score: number;
+  let patches: PatchContribution[] = [];
+  if (model.kind === 'fullface') {
+    score = cosine(ea.features, eb.features);
+  } else {
+    const boxes = model.patches ?? [];
+    if (boxes.length !== ea.patches) throw new Error(`${model.id}: manifest lists ${boxes.length} patches, model gave ${ea.patches}`);
+    const dec =
+      model.kind === 'region-weighted'
+        ? regionWeightedDecomposition(ea.features, eb.features, ea.patches, ea.dim, model.regionWeights ?? [])
+        : meanCosineDecomposition(ea.features, eb.features, ea.patches, ea.dim);
+    score = dec.score;
+    patches = boxes.map((box, i) => ({ box, a: dec.contributionsA[i], b: dec.contributionsB[i] }));
+  }
+  const threshold = model.threshold;
+  return { model: model.id, score, threshold, same: threshold === null ? null : score >= threshold, patches };
+}
+
+/** Throws the user-facing "no face" error. */
+export function noFaceError(): PatchFaceError {
+  return new PatchFaceError('no-face', 'No face was found in this photo. Try a photo where the face is larger, frontal and well lit.');
+}
+
+/**
+ * Chooses a face: 'largest' (the app's default), or 'central' for datasets such as LFW whose
+ * subject is centred: the largest face whose box holds the image centre, else the largest.
+ */
+export function pickFace(faces: DetectedFace[], img: RgbImage, rule: 'largest' | 'central'): DetectedFace | undefined {
+  if (rule === 'central') {
+    const cx = img.width / 2;
+    const cy = img.height / 2;
+    const central = faces.find(({ box: [x, y, w, h] }) => cx >= x && cx <= x + w && cy >= y && cy <= y + h);
+    if (central) return central;
+  }
+  return faces[0];
+}

@@ -1,0 +1,30 @@
+/**
+ * What a test needs from outside the repository, and the rule for when it is missing:
+ * a fresh clone skips such tests with a clear message; under CI=true they must fail instead.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SHARED_DATA = resolve(PROJECT_ROOT, '../shared/data');
+export const SAMPLES = resolve(SHARED_DATA, 'samples');
+export const LFW = resolve(SHARED_DATA, 'lfw');
+export const CHROMIUM = process.env.PATCHFACE_CHROMIUM ?? '/usr/bin/chromium';
+export const IN_CI = process.env.CI === 'true';
+
+/**
+ * Returns true when `path` exists. Otherwise throws under CI, or prints why and returns false
+ * so the caller can `describe.skipIf(!available)`.
+ */
+export function requireResource(path: string, what: string): boolean {
+  if (existsSync(path)) return true;
+  const message = `${what} not found at ${path}`;
+  if (IN_CI) throw new Error(`${message} (CI=true: tests needing it must not skip)`);
+  console.warn(`SKIPPED: ${message}; the tests that need it are skipped.`);
+  return false;
+}
+
+export const hasSamples = () => requireResource(SAMPLES, 'Shared sample photos (../shared/data/samples)');
+export const hasLfw = () => requireResource(resolve(LFW, 'pairs.txt'), 'LFW (../shared/data/lfw)');
+export const hasChromium = () => requireResource(CHROMIUM, 'Chromium (apt-get install -y chromium)');
