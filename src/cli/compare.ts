@@ -1,7 +1,7 @@
 /** `patchface compare A B`: score, verdict, faces and every patch's exact contribution. */
 import { basename } from 'node:path';
 import { embedders, findModel, type ModelEntry } from '../core/manifest.ts';
-import { compareEmbeddings, detectFaces, embedFaces, noFaceError, type Comparison } from '../core/pipeline.ts';
+import { compareEmbeddings, detectFaces, embedFaces, noFaceError, type Comparison, type PipelineOptions } from '../core/pipeline.ts';
 import type { DetectedFace } from '../core/types.ts';
 import { decodePhotoFile, PhotoError } from '../node/decodeImage.ts';
 import { createNodeRunner } from '../node/runtime.ts';
@@ -14,6 +14,7 @@ export interface CompareOptions {
   faceB: number;
   json: boolean;
   threads?: number;
+  pipeline?: PipelineOptions;
 }
 
 /** The JSON shape of `compare --json`, shared with the app's JSON export. */
@@ -38,7 +39,7 @@ export async function runCompare(opts: CompareOptions): Promise<number> {
     if (model.role !== 'embedder') throw new Error(`"${model.id}" is a ${model.role} model, not a face embedding model`);
     const load = async (path: string, pick: number) => {
       const { image } = await decodePhotoFile(path);
-      const faces = await detectFaces(image, runner, manifest);
+      const faces = await detectFaces(image, runner, manifest, opts.pipeline);
       if (faces.length === 0) throw new PhotoError(path, noFaceError());
       if (!Number.isInteger(pick) || pick < 1 || pick > faces.length) {
         throw new PhotoError(path, new Error(`asked for face ${pick}, but the photo has ${faces.length} face(s)`));
@@ -47,7 +48,7 @@ export async function runCompare(opts: CompareOptions): Promise<number> {
     };
     const a = await load(opts.a, opts.faceA);
     const b = await load(opts.b, opts.faceB);
-    const [ea, eb] = await embedFaces([a, b], model, runner);
+    const [ea, eb] = await embedFaces([a, b], model, runner, opts.pipeline);
     const result = compareEmbeddings(model, ea, eb);
     const json = toCompareJson(result, a, b);
     if (opts.json) {

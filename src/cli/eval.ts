@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
-import { compareEmbeddings, detectFaces, embedFaces, pickFace, type Embedding } from '../core/pipeline.ts';
+import { compareEmbeddings, detectFaces, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
 import { lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation } from '../core/verification.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
 import { createNodeRunner, MANIFEST_PATH } from '../node/runtime.ts';
@@ -21,6 +21,7 @@ export interface EvalOptions {
   writeManifest: boolean;
   threads?: number;
   limit?: number;
+  pipeline?: PipelineOptions;
 }
 
 export interface EvalPair {
@@ -88,6 +89,7 @@ export async function embedImages(
   models: ModelEntry[],
   runner: OrtModelRunner,
   manifest: Manifest,
+  pipeline: PipelineOptions = {},
   label = 'images',
 ): Promise<{ embeddings: Map<string, Map<string, Embedding>>; failures: Map<string, string> }> {
   const embeddings = new Map<string, Map<string, Embedding>>();
@@ -96,12 +98,12 @@ export async function embedImages(
   await forEachConcurrent(files, 2, async (file) => {
     try {
       const { image } = await decodePhotoFile(join(root, file));
-      const faces = await detectFaces(image, runner, manifest);
+      const faces = await detectFaces(image, runner, manifest, pipeline);
       const face = pickFace(faces, image, 'central');
       if (!face) throw new Error('no face found');
       const perModel = new Map<string, Embedding>();
       for (const model of models) {
-        const [e] = await embedFaces([{ image, face }], model, runner);
+        const [e] = await embedFaces([{ image, face }], model, runner, pipeline);
         perModel.set(model.id, e);
       }
       embeddings.set(file, perModel);
@@ -136,7 +138,7 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
     process.stderr.write(`${pairs.length} pairs, ${files.length} images, models: ${models.map((m) => m.id).join(', ')}\n`);
     const t0 = Date.now();
-    const { embeddings, failures } = await embedImages(files, root, models, runner, manifest);
+    const { embeddings, failures } = await embedImages(files, root, models, runner, manifest, opts.pipeline);
     const seconds = (Date.now() - t0) / 1000;
     const result: Record<string, ModelEvalJson> = {};
     for (const model of models) {

@@ -5,6 +5,9 @@
 import { parseArgs } from 'node:util';
 import { runCompare } from './compare.ts';
 import { runEval } from './eval.ts';
+import { runBench } from './bench.ts';
+import { runPrepareTraining } from './prepareTraining.ts';
+import type { FullfaceCrop } from '../core/pipeline.ts';
 
 const USAGE = `patchface - locally additive face similarity
 
@@ -12,6 +15,8 @@ Usage:
   patchface compare A B [--model ID] [--face-a N] [--face-b N] [--json]
   patchface eval lfw DIR [--model ID ...] [--json] [--write-manifest]
   patchface eval pairs FILE --root DIR [--model ID ...] [--json]
+  patchface bench [PHOTO ...] [--runs N] [--json]
+  patchface prepare-training DATA_DIR --out CACHE_DIR   (training data for training/)
 
 Options:
   --model ID        embedding model (see public/models/manifest.json); eval: repeatable,
@@ -20,7 +25,9 @@ Options:
   --json            machine-readable output on stdout
   --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
   --threads N       WASM threads (default: all cores)
-  --limit N         (eval) only the first N pairs of each fold, for quick checks
+  --limit N         (eval) only the first N matched and N mismatched pairs of each fold
+  --detector ID     face detector: ssd (default) or tiny
+  --fullface-crop C fullface input crop: dlib68 (default), dlib5 or faceapi
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -37,7 +44,11 @@ export async function main(argv: string[]): Promise<number> {
         'face-b': { type: 'string' },
         'write-manifest': { type: 'boolean', default: false },
         threads: { type: 'string' },
+        runs: { type: 'string' },
+        out: { type: 'string' },
         limit: { type: 'string' },
+        detector: { type: 'string' },
+        'fullface-crop': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -52,6 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const threads = values.threads ? Number(values.threads) : undefined;
+  const crop = values['fullface-crop'];
+  if (crop !== undefined && !['dlib68', 'dlib5', 'faceapi'].includes(crop)) {
+    process.stderr.write(`patchface: --fullface-crop must be dlib68, dlib5 or faceapi\n`);
+    return 2;
+  }
+  const pipeline = { detector: values.detector, fullfaceCrop: crop as FullfaceCrop | undefined };
   try {
     if (command === 'compare') {
       if (rest.length !== 2) throw new UsageError('compare needs two photo paths');
@@ -63,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
         faceB: values['face-b'] ? Number(values['face-b']) : 1,
         json: values.json,
         threads,
+        pipeline,
       });
     }
     if (command === 'eval') {
@@ -78,8 +96,16 @@ export async function main(argv: string[]): Promise<number> {
         json: values.json,
         writeManifest: values['write-manifest'],
         threads,
+        pipeline,
         limit: values.limit ? Number(values.limit) : undefined,
       });
+    }
+    if (command === 'bench') {
+      return await runBench({ photos: rest, runs: values.runs ? Number(values.runs) : 5, threads, json: values.json, pipeline });
+    }
+    if (command === 'prepare-training') {
+      if (rest.length !== 1 || !values.out) throw new UsageError('prepare-training needs DATA_DIR and --out CACHE_DIR');
+      return await runPrepareTraining({ dataDir: rest[0], out: values.out, threads, limit: values.limit ? Number(values.limit) : undefined, pipeline });
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {

@@ -4,12 +4,12 @@
  * Pure orchestration over a `ModelRunner`, so the browser worker, the CLI, the evaluation and
  * the training-data preparation all run exactly this code; only the runner differs.
  */
-import { alignFace112, dlibChipTransform, extractChip } from './align.ts';
+import { alignFace112, dlibChip5Template, dlibChipTransform, estimateSimilarity, extractChip } from './align.ts';
 import { cosine, meanCosineDecomposition, regionWeightedDecomposition } from './decompose.ts';
 import { decodeSsdBoxes, decodeTinyYolo, ssdDetections } from './detection.ts';
 import { PatchFaceError } from './errors.ts';
-import { letterboxToTensor, padImage, resizeBilinearRgb, toPlanarTensor } from './image.ts';
-import { fivePointsFrom68, landmarkInput, landmarksToSource } from './landmarks.ts';
+import { cropRgb, letterboxToTensor, padImage, resizeBilinearRgb, toPlanarTensor } from './image.ts';
+import { faceApiAlignedBox, fivePointsFrom68, landmarkInput, landmarksToSource } from './landmarks.ts';
 import type { Manifest, ModelEntry } from './manifest.ts';
 import { channelMean, findModel, inputSide } from './manifest.ts';
 import type { BoxXYWH, DetectedFace, Detection, RgbImage, Tensor } from './types.ts';
@@ -102,15 +102,46 @@ async function locateLandmarks(img: RgbImage, detections: Detection[], model: Mo
   });
 }
 
-/** The input crop of an embedding model for one face. */
-export function embeddingInput(img: RgbImage, face: DetectedFace, model: ModelEntry): { pixels: RgbImage; tensor: Float32Array } {
+/**
+ * How the full-face baseline's 150x150 input is cut:
+ * - 'dlib68': dlib's own face chip (get_face_chip_details(shape, 150, 0.25)) from the 68 landmarks,
+ *   the crop dlib's ResNet was trained on;
+ * - 'dlib5': the same chip approximated from the 5 points;
+ * - 'faceapi': face-api's unrotated square box around the landmarks, padded and resized.
+ */
+export type FullfaceCrop = 'dlib68' | 'dlib5' | 'faceapi';
+export const DEFAULT_FULLFACE_CROP: FullfaceCrop = 'dlib68';
+
+export interface EmbedOptions {
+  fullfaceCrop?: FullfaceCrop;
+}
+
+export type PipelineOptions = DetectOptions & EmbedOptions;
+
+/** The input of an embedding model for one face: the normalised tensor and the pixels it shows. */
+export function embeddingInput(
+  img: RgbImage,
+  face: DetectedFace,
+  model: ModelEntry,
+  options: EmbedOptions = {},
+): { pixels: RgbImage; tensor: Float32Array } {
   const side = inputSide(model);
-  const pixels =
-    model.kind === 'fullface'
-      ? extractChip(img, dlibChipTransform(face.landmarks68, side), side)
-      : alignFace112(img, face.landmarks5).face;
-  if (pixels.width !== side) throw new Error(`${model.id}: expected a ${side}px input`);
-  return { pixels, tensor: toPlanarTensor(pixels, channelMean(model), model.input.scale) };
+  const mean = channelMean(model);
+  const scale = model.input.scale;
+  if (model.kind !== 'fullface') {
+    const pixels = alignFace112(img, face.landmarks5).face;
+    if (pixels.width !== side) throw new Error(`${model.id}: expected a ${side}px input, the aligned face is ${pixels.width}px`);
+    return { pixels, tensor: toPlanarTensor(pixels, mean, scale) };
+  }
+  const crop = options.fullfaceCrop ?? DEFAULT_FULLFACE_CROP;
+  if (crop === 'faceapi') {
+    const pixels = cropRgb(img, faceApiAlignedBox(face.landmarks68, { useDlibAlignment: true }));
+    return { pixels, tensor: letterboxToTensor(pixels, side, { center: true, mean, scale }).tensor };
+  }
+  const srcToChip =
+    crop === 'dlib68' ? dlibChipTransform(face.landmarks68, side) : estimateSimilarity(face.landmarks5, dlibChip5Template(side));
+  const pixels = extractChip(img, srcToChip, side);
+  return { pixels, tensor: toPlanarTensor(pixels, mean, scale) };
 }
 
 export interface Embedding {
@@ -126,12 +157,13 @@ export async function embedFaces(
   items: { image: RgbImage; face: DetectedFace }[],
   model: ModelEntry,
   runner: ModelRunner,
+  options: EmbedOptions = {},
 ): Promise<Embedding[]> {
   if (items.length === 0) return [];
   const side = inputSide(model);
   const per = 3 * side * side;
   const batch = new Float32Array(per * items.length);
-  items.forEach((it, i) => batch.set(embeddingInput(it.image, it.face, model).tensor, i * per));
+  items.forEach((it, i) => batch.set(embeddingInput(it.image, it.face, model, options).tensor, i * per));
   const out = await runner.run(model.id, { data: batch, dims: [items.length, 3, side, side] });
   const t = Object.values(out)[0];
   const [n, p, d] = t.dims.length === 3 ? t.dims : [t.dims[0], 1, t.dims[1]];
@@ -197,4 +229,21 @@ export function pickFace(faces: DetectedFace[], img: RgbImage, rule: 'largest' |
     if (central) return central;
   }
   return faces[0];
+}
+
+/** Wraps a runner and records wall time per model, for per-stage timings (CLI bench, app status). */
+export class TimedRunner implements ModelRunner {
+  readonly ms = new Map<string, number>();
+  constructor(private readonly inner: ModelRunner) {}
+  async run(modelId: string, input: Tensor): Promise<Record<string, Tensor>> {
+    const t0 = performance.now();
+    try {
+      return await this.inner.run(modelId, input);
+    } finally {
+      this.ms.set(modelId, (this.ms.get(modelId) ?? 0) + performance.now() - t0);
+    }
+  }
+  reset(): void {
+    this.ms.clear();
+  }
 }

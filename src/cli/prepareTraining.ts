@@ -1,0 +1,147 @@
+/**
+ * `patchface prepare-training DATA_DIR --out CACHE_DIR`: runs every training photo through the
+ * app's own pipeline (detect, 68 -> 5 points, ArcFace alignment) and stores, per face:
+ *   - faces128.u8   the aligned face with an 8 px margin (the 112x112 alignment is its centre
+ *                   crop), so training can jitter shift and scale around the real alignment;
+ *   - teacher.f32   the full-face teacher's embedding of the photo (its own dlib chip) and of
+ *                   the mirrored chip, [N, 2, 128];
+ *   - index.tsv     row -> photo, dataset, identity (-1 when unknown), detector score.
+ * Resumable: rerunning continues after the last complete row. Caches stay outside the repo.
+ */
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ALIGNED_SIZE, ARCFACE_TEMPLATE_112, alignToTemplate } from '../core/align.ts';
+import { channelMean, findModel, type ModelEntry } from '../core/manifest.ts';
+import { toPlanarTensor } from '../core/image.ts';
+import { detectFaces, embeddingInput, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import type { DetectedFace, RgbImage } from '../core/types.ts';
+import { decodePhotoFile } from '../node/decodeImage.ts';
+import { createNodeRunner } from '../node/runtime.ts';
+import { forEachConcurrent } from './eval.ts';
+import { createProgress } from './progress.ts';
+
+export const MARGIN = 8;
+export const STORED_SIZE = ALIGNED_SIZE + 2 * MARGIN;
+const TEMPLATE_WITH_MARGIN = ARCFACE_TEMPLATE_112.map((v) => v + MARGIN);
+
+interface Source {
+  path: string;
+  dataset: string;
+  identity: number;
+}
+
+async function listSources(dataDir: string): Promise<Source[]> {
+  const sources: Source[] = [];
+  const celeba = join(dataDir, 'celeba/identities.tsv');
+  if (existsSync(celeba)) {
+    const lines = (await readFile(celeba, 'utf8')).trim().split('\n').slice(1);
+    for (const line of lines) {
+      const [path, identity] = line.split('\t');
+      sources.push({ path: `celeba/${path}`, dataset: 'celeba', identity: Number(identity) });
+    }
+  }
+  const utk = join(dataDir, 'utkface');
+  if (existsSync(utk)) {
+    const { readdir } = await import('node:fs/promises');
+    for (const f of (await readdir(utk)).filter((n) => n.endsWith('.jpg')).sort()) {
+      sources.push({ path: `utkface/${f}`, dataset: 'utkface', identity: -1 });
+    }
+  }
+  return sources;
+}
+
+function mirror(img: RgbImage): RgbImage {
+  const out = new Uint8Array(img.data.length);
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      const s = (y * img.width + x) * 3;
+      const d = (y * img.width + (img.width - 1 - x)) * 3;
+      out[d] = img.data[s];
+      out[d + 1] = img.data[s + 1];
+      out[d + 2] = img.data[s + 2];
+    }
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; limit?: number; pipeline?: PipelineOptions }): Promise<number> {
+  await mkdir(opts.out, { recursive: true });
+  let sources = await listSources(opts.dataDir);
+  if (opts.limit) sources = sources.slice(0, opts.limit);
+  const indexPath = join(opts.out, 'index.tsv');
+  const facesPath = join(opts.out, 'faces128.u8');
+  const teacherPath = join(opts.out, 'teacher.f32');
+  const faceBytes = STORED_SIZE * STORED_SIZE * 3;
+  const teacherBytes = 2 * 128 * 4;
+
+  // Resume: keep complete rows only.
+  const done = new Set<string>();
+  let rows = 0;
+  if (existsSync(indexPath)) {
+    const lines = (await readFile(indexPath, 'utf8')).split('\n').filter((l) => l && !l.startsWith('row\t'));
+    for (const l of lines) done.add(l.split('\t')[1]);
+    rows = lines.length;
+    if (existsSync(facesPath)) await truncate(facesPath, rows * faceBytes);
+    if (existsSync(teacherPath)) await truncate(teacherPath, rows * teacherBytes);
+  }
+  const failures = createWriteStream(join(opts.out, 'failures.tsv'), { flags: 'a' });
+  const index = createWriteStream(indexPath, { flags: 'a' });
+  if (rows === 0) index.write('row\tpath\tdataset\tidentity\tdetectorScore\n');
+  const faces = await open(facesPath, 'a');
+  const teacher = await open(teacherPath, 'a');
+
+  const runner = await createNodeRunner({ threads: opts.threads });
+  const manifest = runner.manifest;
+  const fullface = findModel(manifest, 'fullface');
+  const todo = sources.filter((s) => !done.has(s.path));
+  process.stderr.write(`${sources.length} photos, ${done.size} already prepared, ${todo.length} to go -> ${opts.out}\n`);
+  const progress = createProgress('prepare', todo.length);
+  // Writes happen in completion order under a lock, so rows in the three files stay aligned.
+  let writing = Promise.resolve();
+  await forEachConcurrent(todo, 2, async (src) => {
+    try {
+      const { image } = await decodePhotoFile(join(opts.dataDir, src.path));
+      const found = await detectFaces(image, runner, manifest, opts.pipeline);
+      // Training crops are centred on their subject.
+      const face = pickFace(found, image, 'central');
+      if (!face) throw new Error('no face found');
+      const aligned = alignToTemplate(image, face.landmarks5, TEMPLATE_WITH_MARGIN, STORED_SIZE).face;
+      const t = await teacherTargets(image, face, fullface, runner, opts.pipeline);
+      writing = writing.then(async () => {
+        await faces.write(aligned.data);
+        await teacher.write(new Uint8Array(t.buffer));
+        index.write(`${rows}\t${src.path}\t${src.dataset}\t${src.identity}\t${face.score.toFixed(4)}\n`);
+        rows++;
+      });
+      await writing;
+    } catch (e) {
+      failures.write(`${src.path}\t${(e as Error).message}\n`);
+    }
+    progress.tick();
+  });
+  progress.done();
+  await writing;
+  await faces.close();
+  await teacher.close();
+  await new Promise((r) => index.end(r));
+  await new Promise((r) => failures.end(r));
+  await runner.dispose();
+  process.stderr.write(`${rows} faces in ${opts.out}\n`);
+  return 0;
+}
+
+/**
+ * The teacher's embeddings of its own input crop and of that crop mirrored: the targets for
+ * plain and horizontally flipped student inputs. One batch of two.
+ */
+async function teacherTargets(image: RgbImage, face: DetectedFace, model: ModelEntry, runner: ModelRunner, pipeline?: PipelineOptions): Promise<Float32Array> {
+  const { pixels } = embeddingInput(image, face, model, pipeline);
+  const mean = channelMean(model);
+  const side = pixels.width;
+  const batch = new Float32Array(2 * 3 * side * side);
+  batch.set(toPlanarTensor(pixels, mean, model.input.scale), 0);
+  batch.set(toPlanarTensor(mirror(pixels), mean, model.input.scale), 3 * side * side);
+  const out = await runner.run(model.id, { data: batch, dims: [2, 3, side, side] });
+  return Object.values(out)[0].data.slice(0, 256);
+}

@@ -1,0 +1,106 @@
+/**
+ * The `patchface` command as a user runs it (bin/patchface.js in a child process): exit codes,
+ * JSON shapes, file errors named with their reason, and `eval pairs` on a user pair list.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasSamples, PROJECT_ROOT, SAMPLES } from './support/env.ts';
+
+const run = promisify(execFile);
+const BIN = join(PROJECT_ROOT, 'bin/patchface.js');
+
+async function patchface(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: PROJECT_ROOT, maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('patchface usage', () => {
+  it('prints usage and exits 2 on a missing command', async () => {
+    const r = await patchface();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/patchface compare A B/);
+  });
+  it('names an unknown command', async () => {
+    const r = await patchface('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
+
+describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'patchface-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('compare --json has the documented shape and says "same" for Obama vs Obama', async () => {
+    const r = await patchface('compare', join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'whitehouse/obama_2.jpg'), '--model', 'fullface', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(Object.keys(json).sort()).toEqual(['faces', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(json.model).toBe('fullface');
+    expect(json.same).toBe(true);
+    expect(json.patches).toEqual([]);
+    for (const side of ['a', 'b']) {
+      expect(json.faces[side].box).toHaveLength(4);
+      expect(json.faces[side].landmarks5).toHaveLength(10);
+    }
+  });
+
+  it('compare names the file and the reason when a photo cannot be decoded', async () => {
+    const bad = join(dir, 'notes.jpg');
+    await writeFile(bad, 'just some text\n');
+    const r = await patchface('compare', bad, join(SAMPLES, 'whitehouse/obama_1.jpg'), '--model', 'fullface');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('notes.jpg');
+    expect(r.stderr).toMatch(/not an image|not a photo|text/i);
+  });
+
+  it('compare can pick the second face of the two-face photo', async () => {
+    const photo = join(SAMPLES, 'nasa/morgan_and_hague_iss_20mp.jpg');
+    const r = await patchface('compare', photo, photo, '--face-b', '2', '--model', 'fullface', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.faces.a.found).toBe(2);
+    expect(json.faces.a.box).not.toEqual(json.faces.b.box);
+    expect(json.same).toBe(false);
+  });
+
+  it('eval pairs reports metrics, counts an unreadable file as an error, and names it', async () => {
+    for (const f of ['whitehouse/obama_1.jpg', 'whitehouse/obama_2.jpg', 'nasa/Andrew_Morgan.jpg', 'nasa/andrew_morgan_iss.jpg', 'nasa/Nick_Hague.jpg', 'nasa/Karen_Nyberg.jpg']) {
+      await copyFile(join(SAMPLES, f), join(dir, f.split('/')[1]));
+    }
+    await writeFile(join(dir, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
+    const rows = [
+      ['obama_1.jpg', 'obama_2.jpg', 1],
+      ['Andrew_Morgan.jpg', 'andrew_morgan_iss.jpg', 1],
+      ['obama_1.jpg', 'Nick_Hague.jpg', 0],
+      ['Karen_Nyberg.jpg', 'Andrew_Morgan.jpg', 0],
+      ['broken.jpg', 'obama_1.jpg', 1],
+    ];
+    // Two folds, each with matched and mismatched pairs.
+    const tsv = ['a\tb\tsame\tfold', ...rows.map((r, i) => `${r[0]}\t${r[1]}\t${r[2]}\t${i % 2}`)].join('\n');
+    await writeFile(join(dir, 'pairs.tsv'), tsv);
+    const r = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'fullface', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(Object.keys(json.fullface).sort()).toEqual(['accuracy', 'auc', 'folds', 'noFace', 'pairs', 'std', 'threshold']);
+    expect(json.fullface.pairs).toBe(5);
+    expect(json.fullface.noFace).toBe(1);
+    expect(json.fullface.folds).toHaveLength(2);
+    expect(r.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
+    expect(r.stderr).toMatch(/images:/);
+  });
+});
