@@ -12,10 +12,12 @@ import { hasSamples, PROJECT_ROOT, SAMPLES } from './support/env.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin/patchface.js');
+// Keep the detection cache of these runs away from the user's own.
+let cacheDir = join(tmpdir(), 'patchface-cli-cache');
 
 async function patchface(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: PROJECT_ROOT, maxBuffer: 1 << 24 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: PROJECT_ROOT, maxBuffer: 1 << 24, env: { ...process.env, PATCHFACE_CACHE: cacheDir } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -40,6 +42,7 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'patchface-cli-'));
+    cacheDir = join(dir, 'cache');
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -5,9 +5,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
-import { compareEmbeddings, detectFaces, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
+import { compareEmbeddings, detectFaces, embedFaces, pickFace, type Embedding, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
 import { lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation } from '../core/verification.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
+import { FaceCache } from '../node/faceCache.ts';
+import type { DetectedFace, RgbImage } from '../core/types.ts';
 import { createNodeRunner, MANIFEST_PATH } from '../node/runtime.ts';
 import type { OrtModelRunner } from '../inference/modelRunner.ts';
 import { createProgress } from './progress.ts';
@@ -22,6 +24,8 @@ export interface EvalOptions {
   threads?: number;
   limit?: number;
   pipeline?: PipelineOptions;
+  /** Reuse detections from earlier runs (default true). */
+  cache?: boolean;
 }
 
 export interface EvalPair {
@@ -90,6 +94,7 @@ export async function embedImages(
   runner: OrtModelRunner,
   manifest: Manifest,
   pipeline: PipelineOptions = {},
+  cache: FaceCache | null = null,
   label = 'images',
 ): Promise<{ embeddings: Map<string, Map<string, Embedding>>; failures: Map<string, string> }> {
   const embeddings = new Map<string, Map<string, Embedding>>();
@@ -97,8 +102,9 @@ export async function embedImages(
   const progress = createProgress(label, files.length);
   await forEachConcurrent(files, 2, async (file) => {
     try {
-      const { image } = await decodePhotoFile(join(root, file));
-      const faces = await detectFaces(image, runner, manifest, pipeline);
+      const path = join(root, file);
+      const { image } = await decodePhotoFile(path);
+      const faces = await detectFacesCached(path, image, runner, manifest, pipeline, cache);
       const face = pickFace(faces, image, 'central');
       if (!face) throw new Error('no face found');
       const perModel = new Map<string, Embedding>();
@@ -116,6 +122,23 @@ export async function embedImages(
   });
   progress.done();
   return { embeddings, failures };
+}
+
+/** detectFaces, answered from the cache when this photo was seen with the same models before. */
+export async function detectFacesCached(
+  path: string,
+  image: RgbImage,
+  runner: ModelRunner,
+  manifest: Manifest,
+  pipeline: PipelineOptions,
+  cache: FaceCache | null,
+): Promise<DetectedFace[]> {
+  const key = cache ? await cache.key(path) : '';
+  const hit = cache?.get(key);
+  if (hit) return hit;
+  const faces = await detectFaces(image, runner, manifest, pipeline);
+  await cache?.set(key, faces);
+  return faces;
 }
 
 export function scorePairs(pairs: EvalPair[], model: ModelEntry, embeddings: Map<string, Map<string, Embedding>>): Float64Array {
@@ -138,7 +161,9 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
     process.stderr.write(`${pairs.length} pairs, ${files.length} images, models: ${models.map((m) => m.id).join(', ')}\n`);
     const t0 = Date.now();
-    const { embeddings, failures } = await embedImages(files, root, models, runner, manifest, opts.pipeline);
+    const cache = opts.cache === false ? null : await FaceCache.open(manifest, opts.pipeline);
+    if (cache?.size) process.stderr.write(`detection cache: ${cache.size} photos known (--no-cache to recompute)\n`);
+    const { embeddings, failures } = await embedImages(files, root, models, runner, manifest, opts.pipeline, cache);
     const seconds = (Date.now() - t0) / 1000;
     const result: Record<string, ModelEvalJson> = {};
     for (const model of models) {

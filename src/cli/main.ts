@@ -25,6 +25,8 @@ Options:
   --json            machine-readable output on stdout
   --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
   --threads N       WASM threads (default: all cores)
+  --no-cache        (eval, prepare-training) recompute detections instead of reusing
+                    those cached under ~/.cache/patchface (PATCHFACE_CACHE) by earlier runs
   --limit N         (eval) only the first N matched and N mismatched pairs of each fold
   --detector ID     face detector: ssd (default) or tiny
   --fullface-crop C fullface input crop: dlib68 (default), dlib5 or faceapi
@@ -43,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
         'face-a': { type: 'string' },
         'face-b': { type: 'string' },
         'write-manifest': { type: 'boolean', default: false },
+        'no-cache': { type: 'boolean', default: false },
         threads: { type: 'string' },
         runs: { type: 'string' },
         out: { type: 'string' },
@@ -97,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
         writeManifest: values['write-manifest'],
         threads,
         pipeline,
+        cache: !values['no-cache'],
         limit: values.limit ? Number(values.limit) : undefined,
       });
     }
@@ -105,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'prepare-training') {
       if (rest.length !== 1 || !values.out) throw new UsageError('prepare-training needs DATA_DIR and --out CACHE_DIR');
-      return await runPrepareTraining({ dataDir: rest[0], out: values.out, threads, limit: values.limit ? Number(values.limit) : undefined, pipeline });
+      return await runPrepareTraining({ dataDir: rest[0], out: values.out, threads, limit: values.limit ? Number(values.limit) : undefined, pipeline, cache: !values['no-cache'] });
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {

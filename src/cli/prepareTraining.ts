@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE_112, alignToTemplate } from '../core/align.ts';
 import { channelMean, findModel, type ModelEntry } from '../core/manifest.ts';
 import { toPlanarTensor } from '../core/image.ts';
-import { detectFaces, embeddingInput, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import { embeddingInput, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import { FaceCache } from '../node/faceCache.ts';
 import type { DetectedFace, RgbImage } from '../core/types.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
 import { createNodeRunner } from '../node/runtime.ts';
-import { forEachConcurrent } from './eval.ts';
+import { detectFacesCached, forEachConcurrent } from './eval.ts';
 import { createProgress } from './progress.ts';
 
 export const MARGIN = 8;
@@ -65,7 +66,7 @@ function mirror(img: RgbImage): RgbImage {
   return { width: img.width, height: img.height, data: out };
 }
 
-export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; limit?: number; pipeline?: PipelineOptions }): Promise<number> {
+export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; limit?: number; pipeline?: PipelineOptions; cache?: boolean }): Promise<number> {
   await mkdir(opts.out, { recursive: true });
   let sources = await listSources(opts.dataDir);
   if (opts.limit) sources = sources.slice(0, opts.limit);
@@ -94,6 +95,7 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
   const runner = await createNodeRunner({ threads: opts.threads });
   const manifest = runner.manifest;
   const fullface = findModel(manifest, 'fullface');
+  const cache = opts.cache === false ? null : await FaceCache.open(manifest, opts.pipeline);
   const todo = sources.filter((s) => !done.has(s.path));
   process.stderr.write(`${sources.length} photos, ${done.size} already prepared, ${todo.length} to go -> ${opts.out}\n`);
   const progress = createProgress('prepare', todo.length);
@@ -101,8 +103,9 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
   let writing = Promise.resolve();
   await forEachConcurrent(todo, 2, async (src) => {
     try {
-      const { image } = await decodePhotoFile(join(opts.dataDir, src.path));
-      const found = await detectFaces(image, runner, manifest, opts.pipeline);
+      const path = join(opts.dataDir, src.path);
+      const { image } = await decodePhotoFile(path);
+      const found = await detectFacesCached(path, image, runner, manifest, opts.pipeline ?? {}, cache);
       // Training crops are centred on their subject.
       const face = pickFace(found, image, 'central');
       if (!face) throw new Error('no face found');

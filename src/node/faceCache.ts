@@ -1,0 +1,83 @@
+/**
+ * Detection cache for batch runs (eval, training-data preparation): detecting faces is by far
+ * the slowest stage (SSD at 512x512), and it does not depend on the embedding models. Entries
+ * are keyed by the file (path, size, mtime) and by everything detection depends on (detector
+ * and landmark model checksums, options), so a changed model or photo is simply a miss.
+ * Stored as JSON lines under $PATCHFACE_CACHE (default ~/.cache/patchface), outside the repo.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fivePointsFrom68 } from '../core/landmarks.ts';
+import type { Manifest } from '../core/manifest.ts';
+import { findModel } from '../core/manifest.ts';
+import { DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, type DetectOptions } from '../core/pipeline.ts';
+import type { BoxXYWH, DetectedFace } from '../core/types.ts';
+
+export const CACHE_DIR = process.env.PATCHFACE_CACHE ?? join(homedir(), '.cache/patchface');
+
+interface StoredFace {
+  box: BoxXYWH;
+  score: number;
+  landmarks68: number[];
+}
+
+export class FaceCache {
+  private readonly entries = new Map<string, StoredFace[]>();
+  private readonly file: string;
+
+  private constructor(file: string) {
+    this.file = file;
+    if (existsSync(file)) {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const { key, faces } = JSON.parse(line) as { key: string; faces: StoredFace[] };
+          this.entries.set(key, faces);
+        } catch {
+          // A line cut short by an interrupted run: ignore it, it will be recomputed.
+        }
+      }
+    }
+  }
+
+  static async open(manifest: Manifest, options: DetectOptions = {}, dir = CACHE_DIR): Promise<FaceCache> {
+    const detector = findModel(manifest, options.detector ?? DEFAULT_DETECTOR);
+    const landmarks = findModel(manifest, 'landmarks68');
+    const signature = JSON.stringify({
+      v: 1,
+      detector: detector.sha256,
+      landmarks: landmarks.sha256,
+      minScore: options.minScore ?? DEFAULT_MIN_SCORE,
+      padRetry: options.padRetry !== false,
+    });
+    await mkdir(dir, { recursive: true });
+    const name = createHash('sha256').update(signature).digest('hex').slice(0, 16);
+    return new FaceCache(join(dir, `faces-${name}.jsonl`));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async key(path: string): Promise<string> {
+    const s = await stat(path);
+    return `${resolve(path)}|${s.size}|${Math.round(s.mtimeMs)}`;
+  }
+
+  get(key: string): DetectedFace[] | undefined {
+    const faces = this.entries.get(key);
+    return faces?.map((f) => {
+      const landmarks68 = new Float32Array(f.landmarks68);
+      return { box: f.box, score: f.score, landmarks68, landmarks5: fivePointsFrom68(landmarks68) };
+    });
+  }
+
+  async set(key: string, faces: DetectedFace[]): Promise<void> {
+    const stored: StoredFace[] = faces.map((f) => ({ box: f.box, score: f.score, landmarks68: Array.from(f.landmarks68) }));
+    this.entries.set(key, stored);
+    await appendFile(this.file, `${JSON.stringify({ key, faces: stored })}\n`);
+  }
+}
