@@ -1,0 +1,130 @@
+/**
+ * The shipped restricted-receptive-field models, checked on their exported ONNX files:
+ * - faithfulness: changing pixels outside patch i leaves feature i bit-for-bit unchanged, and
+ *   changing pixels inside it changes it;
+ * - exactness: the per-patch contributions computed by the core module sum to the score;
+ * - size: each file is at most 8 MB.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findModel, type ModelEntry } from '../src/core/manifest.ts';
+import { compareEmbeddings, detectFaces, embedFaces } from '../src/core/pipeline.ts';
+import { decodePhotoFile } from '../src/node/decodeImage.ts';
+import { createNodeRunner, MODELS_DIR, readManifest } from '../src/node/runtime.ts';
+import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
+import { hasSamples, SAMPLES } from './support/env.ts';
+
+const manifest = await readManifest();
+const patchModels = manifest.models.filter((m) => m.role === 'embedder' && m.kind !== 'fullface');
+const FACE = 112;
+
+/** A deterministic pseudo-random generator, so a failure can be reproduced. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('shipped patch models', () => {
+  it('include rrf28 and rrf56', () => {
+    expect(patchModels.map((m) => m.id)).toEqual(expect.arrayContaining(['rrf28', 'rrf56']));
+  });
+});
+
+describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (_id, model) => {
+  let runner: OrtModelRunner;
+  beforeAll(async () => {
+    runner = await createNodeRunner({ manifest });
+  });
+  afterAll(async () => {
+    await runner?.dispose();
+  });
+
+  it('is at most 8 MB', () => {
+    expect(statSync(join(MODELS_DIR, model.file)).size).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('lists its patches and outputs one feature per patch', () => {
+    const boxes = model.patches ?? [];
+    expect(boxes.length).toBeGreaterThan(1);
+    for (const [x, y, w, h] of boxes) {
+      expect(x >= 0 && y >= 0 && x + w <= FACE && y + h <= FACE).toBe(true);
+    }
+    expect(model.output.dims?.[1]).toBe(boxes.length);
+  });
+
+  it('every patch feature depends only on its own patch (exported ONNX)', async () => {
+    const boxes = model.patches!;
+    const P = boxes.length;
+    const plane = FACE * FACE;
+    const random = rng(1234);
+    const base = new Float32Array(3 * plane).map(() => random() * 2 - 1);
+    // Batch: [base, then for each patch i: outside-changed_i, inside-changed_i].
+    const batch = new Float32Array(3 * plane * (1 + 2 * P));
+    batch.set(base, 0);
+    boxes.forEach(([bx, by, bw, bh], i) => {
+      const outside = base.slice();
+      const inside = base.slice();
+      const isInside = (x: number, y: number) => x >= bx && x < bx + bw && y >= by && y < by + bh;
+      let changedOutside = 0;
+      for (let y = 0; y < FACE; y++) {
+        for (let x = 0; x < FACE; x++) {
+          for (let c = 0; c < 3; c++) {
+            const k = c * plane + y * FACE + x;
+            if (isInside(x, y)) {
+              if (random() < 0.05) inside[k] = random() * 2 - 1;
+            } else if (random() < 0.5) {
+              outside[k] = random() * 2 - 1;
+              changedOutside++;
+            }
+          }
+        }
+      }
+      expect(changedOutside).toBeGreaterThan(1000);
+      batch.set(outside, 3 * plane * (1 + 2 * i));
+      batch.set(inside, 3 * plane * (2 + 2 * i));
+    });
+    const out = await runner.run(model.id, { data: batch, dims: [1 + 2 * P, 3, FACE, FACE] });
+    const t = Object.values(out)[0];
+    const D = t.dims[2];
+    expect(t.dims).toEqual([1 + 2 * P, P, D]);
+    const feature = (item: number, patch: number) => t.data.subarray((item * P + patch) * D, (item * P + patch + 1) * D);
+    for (let i = 0; i < P; i++) {
+      const ref = feature(0, i);
+      const afterOutside = feature(1 + 2 * i, i);
+      const afterInside = feature(2 + 2 * i, i);
+      let maxOutside = 0;
+      let maxInside = 0;
+      for (let k = 0; k < D; k++) {
+        maxOutside = Math.max(maxOutside, Math.abs(afterOutside[k] - ref[k]));
+        maxInside = Math.max(maxInside, Math.abs(afterInside[k] - ref[k]));
+      }
+      expect(maxOutside, `patch ${i}: pixels outside it changed its feature`).toBe(0);
+      expect(maxInside, `patch ${i}: pixels inside it did not change its feature`).toBeGreaterThan(1e-4);
+    }
+  });
+
+  it.skipIf(!hasSamples())('contributions sum to the score on real photos', async () => {
+    const load = async (file: string) => {
+      const { image } = await decodePhotoFile(join(SAMPLES, file));
+      const [face] = await detectFaces(image, runner, manifest);
+      return { image, face };
+    };
+    const pairs = [
+      ['whitehouse/obama_1.jpg', 'whitehouse/obama_2.jpg'],
+      ['whitehouse/obama_1.jpg', 'nasa/Christina_Koch.jpg'],
+    ];
+    for (const [a, b] of pairs) {
+      const [ea, eb] = await embedFaces([await load(a), await load(b)], findModel(manifest, model.id), runner);
+      const r = compareEmbeddings(model, ea, eb);
+      expect(r.patches).toHaveLength(model.patches!.length);
+      const sumA = r.patches.reduce((s, p) => s + p.a, 0);
+      const sumB = r.patches.reduce((s, p) => s + p.b, 0);
+      expect(Math.abs(sumA - r.score)).toBeLessThan(1e-5);
+      expect(Math.abs(sumB - r.score)).toBeLessThan(1e-5);
+    }
+  });
+});

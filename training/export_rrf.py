@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Export a trained RRFNet checkpoint to ONNX (public/models/) and write its manifest entry.
+
+    /usr/bin/python3 training/export_rrf.py --run ~/.cache/patchface/runs/rrf28 --id rrf28
+
+Weights are quantised to uint8 per output channel (per patch and output for the heads) and
+dequantised in the graph, as for the converted face-api models, which keeps each file under
+8 MB; the LFW accuracy in the manifest is measured afterwards on this very file
+(`patchface eval lfw ... --write-manifest`). The graph input is "faces" [N, 3, 112, 112]
+normalised (px - mean) * scale, the output "patches" [N, P, D].
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "training"))
+
+import manifest as mf  # noqa: E402
+from convert_faceapi import export_onnx  # noqa: E402
+from rrf.model import MEAN, SCALE, RRFNet, count_macs  # noqa: E402
+
+
+def quantise(w: np.ndarray, axes_kept: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 codes with a (scale, min) pair per slice along ``axes_kept``."""
+    reduce = tuple(a for a in range(w.ndim) if a not in axes_kept)
+    lo = w.min(axis=reduce, keepdims=True).astype(np.float32)
+    hi = w.max(axis=reduce, keepdims=True).astype(np.float32)
+    scale = np.maximum((hi - lo) / 255, np.float32(1e-12)).astype(np.float32)
+    q = np.clip(np.round((w - lo) / scale), 0, 255).astype(np.uint8)
+    return q, scale, lo
+
+
+class Exportable(torch.nn.Module):
+    """The student with quantised weights, plus the map the ONNX rewriter needs."""
+
+    def __init__(self, model: RRFNet):
+        super().__init__()
+        self.model = model
+        self.qinfo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.ndim < 2:
+                    continue  # biases stay float32
+                w = p.detach().numpy()
+                q, scale, lo = quantise(w, (0,) if name != "heads" else (0, 2))
+                p.copy_(torch.from_numpy(q.astype(np.float32) * scale + lo))
+                self.qinfo[f"model.{name}"] = (q, scale, lo)
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        return self.model(faces)
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
+    except Exception:
+        return "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--id", required=True)
+    ap.add_argument("--checkpoint", default="best.pt")
+    args = ap.parse_args()
+    run = args.run.expanduser()
+    state = torch.load(run / args.checkpoint)
+    targs = state["args"]
+    stride = None if targs.get("stride") in (None, "None") else int(targs["stride"])
+    model = RRFNet(int(targs["patch"]), stride)
+    model.load_state_dict(state["model"])
+    model.eval()
+    macs = count_macs(model)
+    params = sum(p.numel() for p in model.parameters())
+    net = Exportable(model)
+    path = mf.MODELS_DIR / f"{args.id}.onnx"
+    p, d = model.num_patches, model.dim
+    export_onnx(net, torch.zeros(1, 3, 112, 112), "faces", ["patches"], {"faces": {0: "N"}, "patches": {0: "N"}}, path,
+                f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch",
+                {"patches": ["N", p, d]})
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    log_tail = (run / "train.log").read_text().strip().split("\n")
+    entry = mf.upsert({
+        "id": args.id, **mf.file_entry_fields(path), "role": "embedder", "kind": "mean-cosine",
+        "input": {"name": "faces", "size": 112, "layout": "NCHW", "rgb": True, "mean": list(MEAN), "scale": SCALE},
+        "output": {"name": "patches", "dims": ["N", p, d]},
+        "patches": model.boxes, "regionWeights": None, "threshold": None, "lfw": None,
+        "patchSize": model.patch, "stride": model.stride,
+        "training": {
+            "data": "CelebA subset (15,723 images) + UTKFace subset (9,780), aligned by the app's pipeline "
+                    "(patchface prepare-training); research-only sources",
+            "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
+            "steps": state["step"], "batch": int(targs["batch"]),
+            "validation": state["best"], "teacherValidation": summary.get("teacher"),
+            "checkpoint": args.checkpoint, "commit": git_commit(),
+            "params": params, "multiplyAddsPerFace": macs,
+            "weights": "uint8 per output channel, dequantised in the graph",
+            "lastLogLine": log_tail[-1] if log_tail else None,
+        },
+    })
+    print(json.dumps({k: entry[k] for k in ("id", "file", "bytes", "sha256")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Training data for RRFNet: the cache written by `patchface prepare-training` and augmentation.
+
+Faces are stored at 128x128 with an 8 px margin around the ArcFace 112x112 alignment, so that
+augmentation can jitter the alignment (shift, scale, rotation) and still sample real pixels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import FACE_SIZE, MEAN, SCALE
+
+STORED = 128
+MARGIN = (STORED - FACE_SIZE) // 2
+
+
+@dataclass
+class Cache:
+    faces: torch.Tensor  # [N, 128, 128, 3] uint8
+    teacher: torch.Tensor  # [N, 2, 128] float32: plain, mirrored
+    paths: list[str]
+    datasets: list[str]
+    identities: np.ndarray  # [N] int, -1 unknown
+
+
+def load_cache(directory: Path) -> Cache:
+    rows = (directory / "index.tsv").read_text().strip().split("\n")[1:]
+    fields = [r.split("\t") for r in rows]
+    n = len(fields)
+    faces = np.fromfile(directory / "faces128.u8", dtype=np.uint8)
+    teacher = np.fromfile(directory / "teacher.f32", dtype=np.float32)
+    if faces.size < n * STORED * STORED * 3 or teacher.size < n * 256:
+        raise ValueError(f"{directory}: index lists {n} rows but the data files are shorter")
+    return Cache(
+        faces=torch.from_numpy(faces[: n * STORED * STORED * 3].reshape(n, STORED, STORED, 3)),
+        teacher=torch.from_numpy(teacher[: n * 256].reshape(n, 2, 128).copy()),
+        paths=[f[1] for f in fields],
+        datasets=[f[2] for f in fields],
+        identities=np.array([int(f[3]) for f in fields]),
+    )
+
+
+def split_validation(cache: Cache, val_identities: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Holds out whole CelebA identities (from the 30-images-each folder) for checkpoint choice."""
+    dense = sorted({int(cache.identities[i]) for i, p in enumerate(cache.paths) if "aligned-178x218" in p})
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(dense, size=min(val_identities, len(dense)), replace=False).tolist())
+    is_val = np.array([int(i) in held for i in cache.identities])
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def centre_crop(faces_u8: torch.Tensor) -> torch.Tensor:
+    """[B, 128, 128, 3] uint8 -> [B, 3, 112, 112] normalised, no augmentation."""
+    x = faces_u8[:, MARGIN:MARGIN + FACE_SIZE, MARGIN:MARGIN + FACE_SIZE].permute(0, 3, 1, 2).float()
+    return normalise(x)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(MEAN, dtype=x.dtype).reshape(1, 3, 1, 1)
+    return (x - mean) * SCALE
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    r = 2
+    xs = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-(xs ** 2) / (2 * sigma ** 2))
+    k = k / k.sum()
+    return (k[:, None] * k[None, :]).reshape(1, 1, 5, 5).repeat(3, 1, 1, 1)
+
+
+def augment(faces_u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns normalised [B, 3, 112, 112] faces and a [B] bool "mirrored" mask.
+
+    Alignment jitter (scale 0.92-1.08, rotation +-6 deg, shift +-4 px), horizontal flips,
+    colour (brightness, contrast, saturation, grey), blur and low-resolution copies.
+    """
+    b = faces_u8.shape[0]
+    x = faces_u8.permute(0, 3, 1, 2).float()
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)  # noqa: E731
+    scale = u(0.92, 1.08)
+    angle = u(-6, 6) * math.pi / 180
+    tx, ty = u(-4, 4), u(-4, 4)
+    flip = torch.rand(b, generator=gen) < 0.5
+    sx = torch.where(flip, -1.0, 1.0)
+    ratio = FACE_SIZE / STORED
+    cos, sin = torch.cos(angle) * ratio / scale, torch.sin(angle) * ratio / scale
+    theta = torch.stack([
+        torch.stack([cos * sx, -sin, tx / (STORED / 2)], 1),
+        torch.stack([sin * sx, cos, ty / (STORED / 2)], 1),
+    ], 1)
+    grid = F.affine_grid(theta, [b, 3, FACE_SIZE, FACE_SIZE], align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    # Colour.
+    bright = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.7, 1.3), torch.ones(b))
+    x = x * bright.reshape(b, 1, 1, 1)
+    contrast = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.7, 1.3), torch.ones(b))
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * contrast.reshape(b, 1, 1, 1) + mean
+    grey = x.mean(dim=1, keepdim=True)
+    sat = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.6, 1.4), torch.ones(b))
+    sat = torch.where(torch.rand(b, generator=gen) < 0.05, torch.zeros(b), sat)
+    x = grey + (x - grey) * sat.reshape(b, 1, 1, 1)
+
+    # Blur and low resolution, each on a random subset.
+    blur = torch.rand(b, generator=gen) < 0.15
+    if blur.any():
+        sigma = float(u(0.6, 1.6)[0])
+        x[blur] = F.conv2d(F.pad(x[blur], (2, 2, 2, 2), mode="replicate"), _gaussian_kernel(sigma), groups=3)
+    low = torch.rand(b, generator=gen) < 0.2
+    if low.any():
+        side = int(torch.randint(20, 57, (1,), generator=gen))
+        small = F.interpolate(x[low], size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+        x[low] = F.interpolate(small, size=(FACE_SIZE, FACE_SIZE), mode="bilinear", align_corners=False)
+    return normalise(x.clamp(0, 255)), flip

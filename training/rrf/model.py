@@ -1,0 +1,161 @@
+"""RRFNet: a face embedding whose every patch feature sees only its own patch.
+
+The 112x112 aligned face is cut into patches explicitly (a reshape, so patch i is batch item i)
+and each patch goes through the same convolutional trunk on its own, then through a
+per-position linear head. Nothing mixes patches before the head output: no padding across
+patch borders, no normalisation over space or batch, no attention. Faithfulness is therefore
+structural, and tests on the exported ONNX file check it bit for bit.
+
+The trunk starts from the full-face teacher's own weights (face-api's port of dlib's ResNet),
+with each scale layer folded into its convolution and the 'valid' stride-2 convolutions made
+'same' so the trunk runs on 28 or 56 px patches. The descriptor is the mean of the patch
+features, and S(x, y) = cos(mean a_i, mean b_j) decomposes exactly into patch contributions.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "training"))
+
+from faceapi.recognition import LAYERS, MEAN_RGB  # noqa: E402
+from faceapi.tfjs_weights import load_tfjs_weights  # noqa: E402
+
+FACE_SIZE = 112
+TEACHER_WEIGHTS = ROOT / "node_modules" / "@vladmandic" / "face-api" / "model"
+
+
+def grid_boxes(patch: int, stride: int | None = None, size: int = FACE_SIZE) -> list[list[int]]:
+    """Patch boxes [x, y, w, h], row-major, in aligned-face pixels."""
+    stride = stride or patch
+    starts = list(range(0, size - patch + 1, stride))
+    return [[x, y, patch, patch] for y in starts for x in starts]
+
+
+class ConvUnit(nn.Module):
+    """conv + folded scale layer (+ ReLU)."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, relu: bool):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=True)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        return F.relu(x) if self.relu else x
+
+
+class Residual(nn.Module):
+    def __init__(self, cin: int, cout: int, down: bool):
+        super().__init__()
+        self.down = down
+        self.extra = cout - cin
+        self.conv1 = ConvUnit(cin, cout, 3, 2 if down else 1, True)
+        self.conv2 = ConvUnit(cout, cout, 3, 1, False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(self.conv1(x))
+        if self.down:
+            # ceil_mode keeps the shortcut the size of the padded stride-2 conv on odd sizes.
+            x = F.avg_pool2d(x, 2, 2, ceil_mode=True)
+            if self.extra:
+                x = F.pad(x, (0, 0, 0, 0, 0, self.extra))
+        return F.relu(out + x)
+
+
+def _channels(name: str) -> int:
+    return int(name[4:].split("_")[0])
+
+
+class RRFNet(nn.Module):
+    def __init__(self, patch: int, stride: int | None = None, dim: int = 128):
+        super().__init__()
+        self.patch = patch
+        self.boxes = grid_boxes(patch, stride)
+        self.stride = stride or patch
+        self.num_patches = len(self.boxes)
+        self.dim = dim
+        self.stem = ConvUnit(3, 32, 7, 2, True)
+        blocks = []
+        cin = 32
+        for name, down in LAYERS:
+            cout = _channels(name)
+            blocks.append(Residual(cin, cout, down))
+            cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        # One linear head per patch position: [P, 256, dim].
+        self.heads = nn.Parameter(torch.zeros(self.num_patches, cin, dim))
+
+    def cut_patches(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N * P, 3, patch, patch], patch i of face n at n * P + i."""
+        n = x.shape[0]
+        if self.stride == self.patch:
+            g = FACE_SIZE // self.patch
+            p = x.reshape(n, 3, g, self.patch, g, self.patch).permute(0, 2, 4, 1, 3, 5)
+            return p.reshape(n * self.num_patches, 3, self.patch, self.patch)
+        crops = [x[:, :, y:y + h, bx:bx + w] for bx, y, w, h in self.boxes]
+        return torch.stack(crops, 1).reshape(n * self.num_patches, 3, self.patch, self.patch)
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        """faces: [N, 3, 112, 112], normalised (px - MEAN_RGB) / 255. Returns [N, P, dim]."""
+        n = faces.shape[0]
+        x = self.cut_patches(faces)
+        x = self.stem(x)
+        x = F.max_pool2d(x, 3, 2, padding=1)
+        for block in self.blocks:
+            x = block(x)
+        x = x.mean(dim=(2, 3)).reshape(n, self.num_patches, 1, -1)  # [N, P, 1, 256]
+        return torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
+
+    @torch.no_grad()
+    def init_from_teacher(self, weights_dir: Path = TEACHER_WEIGHTS) -> None:
+        w = load_tfjs_weights(weights_dir, "face_recognition_model")
+
+        def load(unit: ConvUnit, prefix: str) -> None:
+            f = torch.from_numpy(w[f"{prefix}/conv/filters"]).permute(3, 2, 0, 1)  # -> [out, in, kh, kw]
+            b = torch.from_numpy(w[f"{prefix}/conv/bias"])
+            sw = torch.from_numpy(w[f"{prefix}/scale/weights"])
+            sb = torch.from_numpy(w[f"{prefix}/scale/biases"])
+            unit.conv.weight.copy_(f * sw.reshape(-1, 1, 1, 1))
+            unit.conv.bias.copy_(b * sw + sb)
+
+        load(self.stem, "conv32_down")
+        for block, (name, _) in zip(self.blocks, LAYERS):
+            load(block.conv1, f"{name}/conv1")
+            load(block.conv2, f"{name}/conv2")
+        fc = torch.from_numpy(w["fc"])  # [256, 128]
+        if fc.shape[1] != self.dim:
+            raise ValueError(f"teacher fc has {fc.shape[1]} outputs, student dim is {self.dim}")
+        self.heads.copy_(fc.unsqueeze(0).expand(self.num_patches, -1, -1))
+
+
+def descriptor(patch_features: torch.Tensor) -> torch.Tensor:
+    """The face descriptor A = mean_i a_i."""
+    return patch_features.mean(dim=1)
+
+
+def count_macs(model: RRFNet) -> int:
+    """Multiply-accumulates per face (convolutions and heads), by tracing one forward pass."""
+    macs = 0
+
+    def hook(mod: nn.Module, inp, out) -> None:
+        nonlocal macs
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+            macs += out.numel() * k
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, FACE_SIZE, FACE_SIZE))
+    for h in handles:
+        h.remove()
+    return macs + model.num_patches * model.heads.shape[1] * model.dim
+
+
+MEAN = MEAN_RGB
+SCALE = 1 / 255

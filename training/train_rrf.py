@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Train an RRFNet student by distillation from the full-face teacher.
+
+    /usr/bin/python3 training/train_rrf.py --patch 28 --cache ~/.cache/patchface/train \
+        --run ~/.cache/patchface/runs/rrf28 --minutes 60 --threads 1
+
+Signal: the teacher's embedding of the same photo (its own dlib chip; the mirrored chip for
+flipped inputs), centred on the training-set mean. Loss: 1 - cos(A, t) for the student
+descriptor A = mean of patch features, plus the squared difference between the student's and
+the teacher's in-batch cosine matrices (what verification uses). Whole CelebA identities are
+held out for validation; checkpoints are chosen on them, never on LFW. Resumable: rerunning
+with the same --run continues from last.pt. Deterministic given the seed and thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from rrf.data import augment, centre_crop, load_cache, split_validation  # noqa: E402
+from rrf.model import RRFNet, count_macs, descriptor  # noqa: E402
+
+
+def log(run: Path, msg: str) -> None:
+    line = f"{time.strftime('%H:%M:%S')} {msg}"
+    print(line, flush=True)
+    with open(run / "train.log", "a") as f:
+        f.write(line + "\n")
+
+
+def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All matched pairs within the held-out identities and as many random mismatched pairs."""
+    by_id: dict[int, list[int]] = {}
+    for i, ident in enumerate(identities):
+        by_id.setdefault(int(ident), []).append(i)
+    pos = [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+    rng = np.random.default_rng(seed)
+    neg = []
+    while len(neg) < len(pos):
+        a, b = rng.integers(0, len(identities), 2)
+        if identities[a] != identities[b]:
+            neg.append((a, b))
+    pairs = np.array(pos + neg)
+    same = np.array([1] * len(pos) + [0] * len(neg))
+    return pairs[:, 0], pairs[:, 1], same
+
+
+def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    order = np.argsort(scores)
+    s, y = scores[order], same[order]
+    # threshold between sorted scores: predict same for scores above
+    correct = np.concatenate([[y.sum()], y.sum() - np.cumsum(y) + np.cumsum(1 - y)])
+    k = int(np.argmax(correct))
+    auc_ranks = np.argsort(np.argsort(scores)) + 1
+    n1, n0 = y.sum(), len(y) - y.sum()
+    auc = (auc_ranks[same == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return correct[k] / len(y), float(auc)
+
+
+def cos_matrix(x: torch.Tensor) -> torch.Tensor:
+    x = F.normalize(x, dim=1)
+    return x @ x.t()
+
+
+@torch.no_grad()
+def embed(model: RRFNet, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    model.eval()
+    out = [descriptor(model(centre_crop(faces_u8[i:i + batch]))) for i in range(0, len(faces_u8), batch)]
+    model.train()
+    return torch.cat(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--patch", type=int, choices=[28, 56], required=True)
+    ap.add_argument("--stride", type=int, default=None, help="patch stride (default: patch size, no overlap)")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train")
+    ap.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log), outside the repo")
+    ap.add_argument("--minutes", type=float, default=60, help="wall-clock budget of this invocation")
+    ap.add_argument("--steps", type=int, default=4000, help="total optimiser steps of the schedule")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--relational", type=float, default=1.0, help="weight of the cosine-matrix loss")
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.run.mkdir(parents=True, exist_ok=True)
+    cache = load_cache(args.cache.expanduser())
+    train_idx, val_idx = split_validation(cache)
+    teacher_mean = cache.teacher[train_idx].reshape(-1, 128).mean(0)
+    model = RRFNet(args.patch, args.stride)
+    state_path, best_path = args.run / "last.pt", args.run / "best.pt"
+    heads = [p for n, p in model.named_parameters() if n == "heads"]
+    trunk = [p for n, p in model.named_parameters() if n != "heads"]
+    opt = torch.optim.AdamW([{"params": trunk, "lr": args.lr}, {"params": heads, "lr": args.lr * 3}], weight_decay=1e-4)
+    step, best = 0, {"accuracy": -1.0}
+    gen = torch.Generator().manual_seed(args.seed)
+    if state_path.exists():
+        state = torch.load(state_path)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, best = state["step"], state["best"]
+        gen.set_state(state["gen"])
+        log(args.run, f"resumed at step {step} (best {best})")
+    else:
+        model.init_from_teacher()
+        log(args.run, f"new run: {vars(args)}")
+    log(args.run, f"data: {len(cache.paths)} faces, train {len(train_idx)}, validation {len(val_idx)} "
+                  f"({len(set(cache.identities[val_idx]))} held-out identities)")
+    log(args.run, f"model: {sum(p.numel() for p in model.parameters())} parameters, "
+                  f"{count_macs(model) / 1e6:.1f} M multiply-adds per face, {model.num_patches} patches")
+
+    va, vb, vsame = verification_pairs(cache.identities[val_idx])
+    val_faces = cache.faces[val_idx]
+    t_val = cache.teacher[val_idx, 0] - teacher_mean
+    t_acc, t_auc = best_accuracy(F.cosine_similarity(t_val[va], t_val[vb]).numpy(), vsame)
+    log(args.run, f"validation: {len(vsame)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
+
+    def validate() -> dict:
+        d = embed(model, val_faces)
+        acc, auc = best_accuracy(F.cosine_similarity(d[va], d[vb]).numpy(), vsame)
+        agree = F.cosine_similarity(d, t_val).mean().item()
+        return {"step": step, "accuracy": acc, "auc": auc, "teacherCos": agree}
+
+    def save(path: Path) -> None:
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                    "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
+                    "teacherMean": teacher_mean}, path)
+
+    if step == 0:
+        best = validate()
+        log(args.run, f"step 0 (teacher init) validation {best}")
+        save(best_path)
+    started = time.time()
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    seen, loss_sum = 0, 0.0
+    while step < args.steps and time.time() - started < args.minutes * 60:
+        idx = train_idx[torch.randint(0, len(train_idx), (args.batch,), generator=gen).numpy()]
+        x, flipped = augment(cache.faces[idx], gen)
+        target = torch.where(flipped[:, None], cache.teacher[idx, 1], cache.teacher[idx, 0]) - teacher_mean
+        a = descriptor(model(x))
+        loss = (1 - F.cosine_similarity(a, target)).mean()
+        loss = loss + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        warm = min(1.0, (step + 1) / 100)
+        decay = 0.5 * (1 + math.cos(math.pi * min(step, args.steps) / args.steps))
+        for g, lr in zip(opt.param_groups, base_lrs):
+            g["lr"] = lr * warm * decay
+        opt.step()
+        step += 1
+        seen += args.batch
+        loss_sum += loss.item()
+        if step % 50 == 0:
+            rate = seen / (time.time() - started)
+            log(args.run, f"step {step} loss {loss_sum / 50:.4f} ({rate:.1f} faces/s)")
+            loss_sum = 0.0
+        if step % args.eval_every == 0 or step == args.steps:
+            v = validate()
+            improved = v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["auc"] > best.get("auc", 0))
+            if improved:
+                best = v
+                save(best_path)
+            save(state_path)
+            log(args.run, f"validation {v}{' (best)' if improved else ''}")
+    save(state_path)
+    (args.run / "summary.json").write_text(json.dumps({"best": best, "step": step, "teacher": {"accuracy": t_acc, "auc": t_auc}}, indent=2))
+    log(args.run, f"stopped at step {step}; best {best}")
+
+
+if __name__ == "__main__":
+    main()
