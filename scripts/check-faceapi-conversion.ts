@@ -162,7 +162,7 @@ function nhwcFromNchw(x: Float32Array, c: number, h: number, w: number): Float32
   return out;
 }
 
-async function loadFaceapi(backend: string): Promise<any> {
+export async function loadFaceapi(backend: string): Promise<any> {
   const require = createRequire(import.meta.url);
   const faceapi = require(join(FACEAPI_DIR, 'dist/face-api.node-wasm.js'));
   await faceapi.tf.setBackend(backend);

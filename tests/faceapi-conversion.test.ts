@@ -3,33 +3,19 @@
  * own outputs on the sample photos: same pixels in, face-api (tfjs WASM) vs onnxruntime-web out.
  * Needs ../shared/data/samples; skipped with a message when absent, except on CI where it fails.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  PROJECT_ROOT,
-  TOLERANCES,
-  checkFaceapiConversion,
-  type CheckSummary,
-} from '../scripts/check-faceapi-conversion.ts';
+import { iou } from '../src/core/detection.ts';
+import { detectFaces } from '../src/core/pipeline.ts';
+import type { BoxXYWH } from '../src/core/types.ts';
+import { decodePhotoFile } from '../src/node/decodeImage.ts';
+import { createNodeRunner } from '../src/node/runtime.ts';
+import { TOLERANCES, checkFaceapiConversion, loadFaceapi, type CheckSummary } from '../scripts/check-faceapi-conversion.ts';
+import { hasSamples, SAMPLES } from './support/env.ts';
 
-const DATA_DIR = resolve(PROJECT_ROOT, '../shared/data');
-const SAMPLES_DIR = resolve(DATA_DIR, 'samples');
-const haveData = existsSync(SAMPLES_DIR);
-const onCi = process.env.CI === 'true';
-
-if (!haveData) {
-  const msg = `faceapi-conversion: sample photos not found at ${SAMPLES_DIR}`;
-  if (onCi) {
-    describe('face-api -> ONNX conversion', () => {
-      it('has its sample photos (required on CI)', () => {
-        throw new Error(`${msg} (CI=true: failing instead of skipping)`);
-      });
-    });
-  } else {
-    console.warn(`${msg}; skipping the conversion check.`);
-  }
-}
+const SAMPLES_DIR = SAMPLES;
+const haveData = hasSamples();
 
 describe.runIf(haveData)('face-api -> ONNX conversion', () => {
   let s: CheckSummary;
@@ -71,5 +57,34 @@ describe.runIf(haveData)('face-api -> ONNX conversion', () => {
 
   it('no tolerance failures reported', () => {
     expect(s.failures).toEqual([]);
+  });
+
+  it('the whole detection pipeline finds the faces face-api finds (IoU >= 0.99)', async () => {
+    const faceapi = await loadFaceapi('wasm');
+    const runner = await createNodeRunner();
+    const photos = ['whitehouse', 'nasa'].flatMap((d) => readdirSync(join(SAMPLES, d)).map((f) => join(SAMPLES, d, f)));
+    let worst = 1;
+    try {
+      for (const photo of photos) {
+        const { image } = await decodePhotoFile(photo);
+        const tensor = faceapi.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+        const ref: { box: { x: number; y: number; width: number; height: number } }[] = await faceapi.detectAllFaces(
+          tensor,
+          new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 }),
+        );
+        tensor.dispose();
+        const ours = await detectFaces(image, runner, runner.manifest, { padRetry: false });
+        expect(ours.length, photo).toBe(ref.length);
+        for (const r of ref) {
+          const refBox: BoxXYWH = [r.box.x, r.box.y, r.box.width, r.box.height];
+          const best = Math.max(...ours.map((o) => iou(o.box, refBox)));
+          worst = Math.min(worst, best);
+          expect(best, photo).toBeGreaterThanOrEqual(0.99);
+        }
+      }
+    } finally {
+      await runner.dispose();
+    }
+    console.log(`pipeline vs face-api detectAllFaces on ${photos.length} photos: worst box IoU ${worst.toFixed(5)}`);
   });
 });

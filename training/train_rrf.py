@@ -110,6 +110,8 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     if state_path.exists():
         state = torch.load(state_path)
+        # Keep the targets of the run (the cache may have grown since it started).
+        teacher_mean = state["teacherMean"]
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
