@@ -14,19 +14,11 @@ import { decodePhotoFile } from '../src/node/decodeImage.ts';
 import { createNodeRunner, MODELS_DIR, readManifest } from '../src/node/runtime.ts';
 import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
 import { hasSamples, SAMPLES } from './support/env.ts';
+import { mulberry32 } from './support/random.ts';
 
 const manifest = await readManifest();
 const patchModels = manifest.models.filter((m) => m.role === 'embedder' && m.kind !== 'fullface');
 const FACE = 112;
-
-/** A deterministic pseudo-random generator, so a failure can be reproduced. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 describe('shipped patch models', () => {
   it('include rrf28 and rrf56', () => {
@@ -60,7 +52,7 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
     const boxes = model.patches!;
     const P = boxes.length;
     const plane = FACE * FACE;
-    const random = rng(1234);
+    const random = mulberry32(1234);
     const base = new Float32Array(3 * plane).map(() => random() * 2 - 1);
     // Batch: [base, then for each patch i: outside-changed_i, inside-changed_i].
     const batch = new Float32Array(3 * plane * (1 + 2 * P));

@@ -5,7 +5,7 @@
  *
  * Pure: no DOM, no runtime imports.
  */
-import { clipBoxFaceApi, letterboxToTensor, type PerChannel } from './image.ts';
+import { cropRgb, letterboxToTensor, type PerChannel } from './image.ts';
 import type { BoxXYWH, RgbImage } from './types.ts';
 
 /** face-api's landmark nets run on 112x112 inputs. */
@@ -41,17 +41,9 @@ export function landmarkInput(
   opts: { mean: PerChannel; scale: PerChannel; size?: number },
 ): { tensor: Float32Array; crop: LandmarkCrop } {
   const size = opts.size ?? LANDMARK_INPUT_SIZE;
-  const [x, y, width, height] = clipBoxFaceApi(box, img.width, img.height);
-  if (width <= 0 || height <= 0) {
-    throw new RangeError(`landmarkInput: box [${box.join(', ')}] has no pixels inside the ${img.width}x${img.height} image`);
-  }
-  // A view of the crop rows would save a copy, but RgbImage is dense; the crop is small.
-  const data = new Uint8Array(width * height * 3);
-  for (let r = 0; r < height; r++) {
-    const from = ((y + r) * img.width + x) * 3;
-    data.set(img.data.subarray(from, from + width * 3), r * width * 3);
-  }
-  const { tensor } = letterboxToTensor({ width, height, data }, size, { center: true, mean: opts.mean, scale: opts.scale });
+  const crop = cropRgb(img, box);
+  const [x, y, width, height] = crop.box;
+  const { tensor } = letterboxToTensor(crop, size, { center: true, mean: opts.mean, scale: opts.scale });
   return { tensor, crop: { x, y, width, height, shiftX: box[0], shiftY: box[1], size } };
 }
 

@@ -17,17 +17,8 @@ import {
   warpAffineRgb,
 } from '../../src/core/align';
 import type { Affine, RgbImage } from '../../src/core/types';
+import { mulberry32 } from '../support/random';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Similarity with scale s, angle theta (radians), translation (tx, ty). */
 function sim(s: number, theta: number, tx: number, ty: number): Affine {

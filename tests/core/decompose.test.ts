@@ -10,17 +10,8 @@ import {
   spreadOverBoxes,
 } from '../../src/core/decompose';
 import type { BoxXYWH } from '../../src/core/types';
+import { mulberry32 } from '../support/random';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomFeatures(P: number, D: number, seed: number, offset = 0): Float32Array {
   const rnd = mulberry32(seed);

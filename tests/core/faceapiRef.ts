@@ -5,6 +5,8 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FaceApi = any;
 
+import { mulberry32 } from '../support/random';
+
 let loaded: Promise<FaceApi> | null = null;
 
 export function loadFaceApi(): Promise<FaceApi> {
@@ -21,15 +23,9 @@ export function loadFaceApi(): Promise<FaceApi> {
 
 /** Deterministic pseudo-random bytes (mulberry32). */
 export function randomBytes(n: number, seed: number): Uint8Array {
-  let a = seed >>> 0;
+  const next = mulberry32(seed);
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-  }
+  for (let i = 0; i < n; i++) out[i] = (next() * 4294967296) & 0xff;
   return out;
 }
 
