@@ -1,8 +1,8 @@
 /** `patchface compare A B`: score, verdict, faces and every patch's exact contribution. */
 import { basename } from 'node:path';
+import { toCompareJson, type CompareJson } from '../core/compareJson.ts';
 import { embedders, findModel, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, detectFaces, embedFaces, noFaceError, type Comparison, type PipelineOptions } from '../core/pipeline.ts';
-import type { DetectedFace } from '../core/types.ts';
 import { decodePhotoFile, PhotoError } from '../node/decodeImage.ts';
 import { createNodeRunner } from '../node/runtime.ts';
 
@@ -17,15 +17,8 @@ export interface CompareOptions {
   pipeline?: PipelineOptions;
 }
 
-/** The JSON shape of `compare --json`, shared with the app's JSON export. */
-export interface CompareJson {
-  model: string;
-  score: number;
-  threshold: number | null;
-  same: boolean | null;
-  faces: Record<'a' | 'b', { box: number[]; landmarks5: number[]; score: number; found: number }>;
-  patches: { box: number[]; a: number; b: number }[];
-}
+// Re-exported: the shape lives in src/core so the app's JSON export shares it.
+export { toCompareJson, type CompareJson };
 
 export function defaultCompareModel(models: ModelEntry[]): string {
   return (models.find((m) => m.id === 'rrf28') ?? models.find((m) => m.id === 'fullface') ?? models[0]).id;
@@ -60,32 +53,6 @@ export async function runCompare(opts: CompareOptions): Promise<number> {
   } finally {
     await runner.dispose();
   }
-}
-
-function round(x: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-export function toCompareJson(
-  result: Comparison,
-  a: { faces: DetectedFace[]; face: DetectedFace },
-  b: { faces: DetectedFace[]; face: DetectedFace },
-): CompareJson {
-  const face = (f: { faces: DetectedFace[]; face: DetectedFace }) => ({
-    box: f.face.box.map((v) => round(v)),
-    landmarks5: Array.from(f.face.landmarks5, (v) => round(v)),
-    score: round(f.face.score, 4),
-    found: f.faces.length,
-  });
-  return {
-    model: result.model,
-    score: result.score,
-    threshold: result.threshold,
-    same: result.same,
-    faces: { a: face(a), b: face(b) },
-    patches: result.patches.map((p) => ({ box: [...p.box], a: p.a, b: p.b })),
-  };
 }
 
 function formatCompare(model: ModelEntry, r: Comparison, json: CompareJson, opts: CompareOptions): string {

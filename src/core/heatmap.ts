@@ -1,0 +1,133 @@
+/**
+ * Patch geometry and colour for the explorer's heatmap: the diverging colour map, the scale
+ * shared by both faces, hit-testing and keyboard navigation over patch boxes.
+ * Pure: no DOM, React or runtime imports. Coordinates are aligned-face pixels (0..112).
+ */
+import { spreadOverBoxes } from './decompose.ts';
+import type { BoxXYWH } from './types.ts';
+
+export type Rgb = [number, number, number];
+
+/** Diverging stops from -1 (blue: argues "different") through white (0) to +1 (red: argues "same"). */
+const DIVERGING_STOPS: readonly [number, Rgb][] = [
+  [-1, [5, 48, 97]],
+  [-0.5, [67, 147, 195]],
+  [0, [247, 247, 247]],
+  [0.5, [214, 96, 77]],
+  [1, [103, 0, 31]],
+];
+
+/** Colour of `value` on a diverging map centred on 0 and saturating at +-`vmax`. */
+export function divergingColor(value: number, vmax: number): Rgb {
+  const t = vmax > 0 && Number.isFinite(value) ? Math.max(-1, Math.min(1, value / vmax)) : 0;
+  for (let k = 1; k < DIVERGING_STOPS.length; k++) {
+    const [t1, c1] = DIVERGING_STOPS[k];
+    if (t <= t1) {
+      const [t0, c0] = DIVERGING_STOPS[k - 1];
+      const f = (t - t0) / (t1 - t0);
+      return [0, 1, 2].map((i) => Math.round(c0[i] + f * (c1[i] - c0[i]))) as Rgb;
+    }
+  }
+  return [...DIVERGING_STOPS[DIVERGING_STOPS.length - 1][1]] as Rgb;
+}
+
+/** Mean box area: converts a per-pixel density back into "contribution of one patch" units. */
+export function meanPatchArea(boxes: readonly BoxXYWH[]): number {
+  if (boxes.length === 0) return 1;
+  return boxes.reduce((s, b) => s + b[2] * b[3], 0) / boxes.length;
+}
+
+/**
+ * The exact heatmap of one face, in "contribution per patch area" units: each patch's
+ * contribution spread uniformly over its box (overlaps add), times the mean patch area. For a
+ * tiling grid every pixel of patch i then reads c_i; in every case the map sums to
+ * S * meanPatchArea, i.e. it integrates to the score.
+ */
+export function patchHeatmap(contributions: ArrayLike<number>, boxes: readonly BoxXYWH[], size = 112): Float64Array {
+  const map = spreadOverBoxes(contributions, boxes, size);
+  const area = meanPatchArea(boxes);
+  for (let i = 0; i < map.length; i++) map[i] *= area;
+  return map;
+}
+
+/** One colour scale for both faces: the largest |value| over all maps (0 when all are 0). */
+export function sharedScale(...maps: ArrayLike<number>[]): number {
+  let m = 0;
+  for (const map of maps) for (let i = 0; i < map.length; i++) m = Math.max(m, Math.abs(map[i]));
+  return m;
+}
+
+/** RGBA pixels (for ImageData) of a heatmap; alpha is full, opacity is applied by the view. */
+export function heatmapRgba(map: ArrayLike<number>, vmax: number): Uint8ClampedArray<ArrayBuffer> {
+  const out = new Uint8ClampedArray(map.length * 4);
+  for (let i = 0; i < map.length; i++) {
+    const [r, g, b] = divergingColor(map[i], vmax);
+    out[i * 4] = r;
+    out[i * 4 + 1] = g;
+    out[i * 4 + 2] = b;
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Legend ticks from -vmax to +vmax (odd count, 0 in the middle). */
+export function legendTicks(vmax: number, count = 5): number[] {
+  const half = (count - 1) / 2;
+  return Array.from({ length: count }, (_, k) => ((k - half) / half) * vmax);
+}
+
+/**
+ * The patch under aligned pixel (x, y), or -1. With overlapping patches, the one whose centre is
+ * nearest wins (ties: lower index), so every point maps to the patch that "owns" it most.
+ */
+export function patchAt(boxes: readonly BoxXYWH[], x: number, y: number): number {
+  let best = -1;
+  let bestD = Infinity;
+  boxes.forEach(([bx, by, w, h], i) => {
+    if (x < bx || y < by || x >= bx + w || y >= by + h) return;
+    const d = (x - (bx + w / 2)) ** 2 + (y - (by + h / 2)) ** 2;
+    if (d < bestD) {
+      bestD = d;
+      best = i;
+    }
+  });
+  return best;
+}
+
+export type Direction = 'left' | 'right' | 'up' | 'down';
+
+/**
+ * Keyboard navigation: the patch whose centre is nearest in `direction` from patch `from`
+ * (mostly along the axis, little across it); `from` itself when nothing lies that way.
+ */
+export function neighbourPatch(boxes: readonly BoxXYWH[], from: number, direction: Direction): number {
+  const c = (b: BoxXYWH) => [b[0] + b[2] / 2, b[1] + b[3] / 2];
+  if (from < 0 || from >= boxes.length) return boxes.length > 0 ? 0 : -1;
+  const [fx, fy] = c(boxes[from]);
+  let best = from;
+  let bestCost = Infinity;
+  boxes.forEach((b, i) => {
+    if (i === from) return;
+    const [x, y] = c(b);
+    const along = direction === 'left' ? fx - x : direction === 'right' ? x - fx : direction === 'up' ? fy - y : y - fy;
+    const across = direction === 'left' || direction === 'right' ? Math.abs(y - fy) : Math.abs(x - fx);
+    if (along <= 0) return;
+    const cost = along + 2 * across;
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = i;
+    }
+  });
+  return best;
+}
+
+/** Distinct vertical and horizontal grid-line positions (box edges inside the face). */
+export function gridLines(boxes: readonly BoxXYWH[], size = 112): { xs: number[]; ys: number[] } {
+  const xs = new Set<number>();
+  const ys = new Set<number>();
+  for (const [x, y, w, h] of boxes) {
+    for (const v of [x, x + w]) if (v > 0 && v < size) xs.add(v);
+    for (const v of [y, y + h]) if (v > 0 && v < size) ys.add(v);
+  }
+  return { xs: [...xs].sort((p, q) => p - q), ys: [...ys].sort((p, q) => p - q) };
+}

@@ -1,0 +1,106 @@
+/**
+ * What the UI asks for (load a photo into a panel, choose a face) turned into worker requests
+ * and store updates. Stale replies (a newer photo arrived meanwhile) are dropped by token.
+ */
+import { noFaceError } from '../core/pipeline.ts';
+import type { InferenceApi } from '../inference/client.ts';
+import { embedderIds } from './selectors.ts';
+import { emptyPanel, useAppStore, type AppStore, type PanelId } from './store.ts';
+
+export interface ControllerOptions {
+  ep: 'auto' | 'wasm';
+  modelsBase: string;
+  /** Object URLs for display; injectable because jsdom has none. */
+  createObjectURL?: (blob: Blob) => string;
+  revokeObjectURL?: (url: string) => void;
+}
+
+export class Controller {
+  private ready: Promise<void> | null = null;
+  private photoCounter = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly api: InferenceApi,
+    private readonly options: ControllerOptions,
+    private readonly store: AppStore = useAppStore,
+  ) {
+    this.unsubscribe = api.onProgress((e) => this.store.getState().setModelProgress(e.modelId, { phase: e.phase, loaded: e.loaded, total: e.total }));
+  }
+
+  /** Starts the worker (idempotent); the promise rejects when the runtime cannot start. */
+  start(): Promise<void> {
+    this.ready ??= (async () => {
+      const s = this.store.getState();
+      try {
+        const r = await this.api.request('init', { ep: this.options.ep, modelsBase: this.options.modelsBase, preload: ['ssd', 'landmarks68', 'rrf28', 'rrf56', 'fullface'] });
+        s.setInference({ status: 'ready', backend: r.backend, threads: r.threads, adapter: r.adapter, manifest: r.manifest, error: null });
+      } catch (e) {
+        s.setInference({ status: 'error', error: `The face models could not be started: ${(e as Error).message}` });
+        throw e;
+      }
+    })();
+    return this.ready;
+  }
+
+  async loadPhoto(panel: PanelId, file: File | Blob): Promise<void> {
+    const s = this.store.getState();
+    const previous = s.panels[panel];
+    if (previous.photoUrl) this.options.revokeObjectURL?.(previous.photoUrl);
+    if (previous.photoId) void this.api.request('release', { photoId: previous.photoId }).catch(() => undefined);
+    const token = previous.token + 1;
+    const photoId = `${panel}-${++this.photoCounter}`;
+    const fileName = (file as File).name ?? null;
+    s.setPanel(panel, { ...emptyPanel(token), status: 'detecting', fileName, photoId, startedAt: performance.now() });
+    s.setHover(null);
+    try {
+      await this.start();
+      const r = await this.api.request('analyse', { photoId, file });
+      if (this.stale(panel, token)) return;
+      if (r.faces.length === 0) throw noFaceError();
+      const photoUrl = this.options.createObjectURL?.(file) ?? null;
+      this.store.getState().setPanel(panel, { width: r.width, height: r.height, faces: r.faces, photoUrl, timings: r.timings });
+      await this.embed(panel, token, 0);
+    } catch (e) {
+      if (this.stale(panel, token)) return;
+      const current = this.store.getState().panels[panel];
+      if (current.photoUrl) this.options.revokeObjectURL?.(current.photoUrl);
+      this.store.getState().setPanel(panel, { ...emptyPanel(token), fileName, status: 'error', error: (e as Error).message, startedAt: current.startedAt });
+    }
+  }
+
+  async chooseFace(panel: PanelId, index: number): Promise<void> {
+    const p = this.store.getState().panels[panel];
+    if (index === p.chosen || index < 0 || index >= p.faces.length) return;
+    const token = p.token + 1;
+    this.store.getState().setPanel(panel, { token, startedAt: performance.now() });
+    try {
+      await this.embed(panel, token, index);
+    } catch (e) {
+      if (this.stale(panel, token)) return;
+      this.store.getState().setPanel(panel, { status: 'error', error: (e as Error).message });
+    }
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+    this.api.dispose();
+  }
+
+  private async embed(panel: PanelId, token: number, index: number): Promise<void> {
+    const s = this.store.getState();
+    const manifest = s.inference.manifest;
+    if (!manifest) throw new Error('The face models are not loaded.');
+    const p = s.panels[panel];
+    s.setPanel(panel, { status: 'embedding', chosen: index, aligned: null, embeddings: {} });
+    const r = await this.api.request('embed', { photoId: p.photoId!, faceIndex: index, models: embedderIds(manifest) });
+    if (this.stale(panel, token)) return;
+    const embeddings = Object.fromEntries(r.embeddings.map((e) => [e.modelId, e]));
+    const timings = { ...this.store.getState().panels[panel].timings, ...r.timings };
+    this.store.getState().setPanel(panel, { status: 'ready', aligned: r.aligned, embeddings, timings, readyAt: performance.now() });
+  }
+
+  private stale(panel: PanelId, token: number): boolean {
+    return this.store.getState().panels[panel].token !== token;
+  }
+}

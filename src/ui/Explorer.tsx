@@ -1,0 +1,86 @@
+/** The comparison once both faces are embedded: score, heatmaps, legend, controls, inspector, bars, export. */
+import { useMemo } from 'react';
+import { patchHeatmap, sharedScale } from '../core/heatmap.ts';
+import { selectResult, type ExplorerResult } from '../state/selectors.ts';
+import { useAppStore } from '../state/store.ts';
+import { compareJsonOf, comparisonPng, download } from './exportFiles.ts';
+import { FaceMap } from './FaceMap.tsx';
+import { Inspector } from './Inspector.tsx';
+import { Legend } from './Legend.tsx';
+import { PatchBars } from './PatchBars.tsx';
+import { PatchSizeToggle } from './PatchSizeToggle.tsx';
+import { ScorePanel } from './ScorePanel.tsx';
+
+export function useExplorerResult(): ExplorerResult | null {
+  const manifest = useAppStore((s) => s.inference.manifest);
+  const a = useAppStore((s) => s.panels.a);
+  const b = useAppStore((s) => s.panels.b);
+  const size = useAppStore((s) => s.view.patchSize);
+  return selectResult(manifest, a, b, size);
+}
+
+function waitingText(): string {
+  const s = useAppStore.getState();
+  if (s.inference.status === 'error') return 'The face models could not be started.';
+  const missing = (['a', 'b'] as const).filter((p) => s.panels[p].status !== 'ready').map((p) => p.toUpperCase());
+  return missing.length ? `Load photo ${missing.join(' and ')} to compare.` : 'Computing…';
+}
+
+export function Explorer() {
+  const result = useExplorerResult();
+  const alignedA = useAppStore((s) => s.panels.a.aligned);
+  const alignedB = useAppStore((s) => s.panels.b.aligned);
+  const opacity = useAppStore((s) => s.view.opacity);
+  const setOpacity = useAppStore((s) => s.setOpacity);
+  useAppStore((s) => [s.panels.a.status, s.panels.b.status, s.inference.status].join());
+  const maps = useMemo(() => {
+    if (!result) return null;
+    const boxes = result.comparison.patches.map((p) => p.box);
+    const a = patchHeatmap(result.comparison.patches.map((p) => p.a), boxes);
+    const b = patchHeatmap(result.comparison.patches.map((p) => p.b), boxes);
+    return { a, b, vmax: sharedScale(a, b) };
+  }, [result]);
+
+  const exportPng = async () => {
+    if (!result || !maps || !alignedA || !alignedB) return;
+    download(await comparisonPng(result, { a: alignedA, b: alignedB }, maps, maps.vmax, opacity), `patchface-${result.model.id}.png`);
+  };
+  const exportJson = () => {
+    if (!result) return;
+    const { a, b } = useAppStore.getState().panels;
+    download(new Blob([`${JSON.stringify(compareJsonOf(result, a, b), null, 2)}\n`], { type: 'application/json' }), `patchface-${result.model.id}.json`);
+  };
+
+  return (
+    <div className="explorer">
+      <ScorePanel result={result} waiting={waitingText()} />
+      <div className="controls">
+        <PatchSizeToggle />
+        <label className="opacity">
+          Heatmap opacity
+          <input type="range" min={0} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.currentTarget.value))} />
+        </label>
+        <button type="button" onClick={() => void exportPng()} disabled={!result}>
+          Export PNG
+        </button>
+        <button type="button" onClick={exportJson} disabled={!result}>
+          Export JSON
+        </button>
+      </div>
+      {result && maps && alignedA && alignedB && (
+        <>
+          <div className="maps">
+            <FaceMap panel="a" aligned={alignedA} map={maps.a} vmax={maps.vmax} result={result} />
+            <Inspector result={result} />
+            <FaceMap panel="b" aligned={alignedB} map={maps.b} vmax={maps.vmax} result={result} />
+          </div>
+          <Legend vmax={maps.vmax} />
+          <div className="bar-charts">
+            <PatchBars result={result} face="a" />
+            <PatchBars result={result} face="b" />
+          </div>
+        </>
+      )}
+    </div>
+  );
+}

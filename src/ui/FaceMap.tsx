@@ -1,0 +1,107 @@
+/**
+ * One aligned face with its exact heatmap. Three layers: the face, the heatmap canvas (redrawn
+ * only when its map or scale change; opacity is CSS), and an SVG layer for grid, hover and the
+ * other face's patch-to-patch agreement. Hit-testing is the pure `patchAt`.
+ */
+import { useEffect, useRef, type KeyboardEvent, type MouseEvent } from 'react';
+import { divergingColor, gridLines, heatmapRgba, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
+import type { BoxXYWH, RgbImage } from '../core/types.ts';
+import type { ExplorerResult } from '../state/selectors.ts';
+import { useAppStore, type PanelId } from '../state/store.ts';
+import { RgbCanvas } from './RgbCanvas.tsx';
+
+const SIZE = 112;
+const KEYS: Record<string, Direction> = { ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down' };
+
+function HeatmapCanvas({ map, vmax }: { map: Float64Array; vmax: number }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const opacity = useAppStore((s) => s.view.opacity);
+  useEffect(() => {
+    const ctx = ref.current?.getContext('2d');
+    if (!ctx) return;
+    ctx.putImageData(new ImageData(heatmapRgba(map, vmax), SIZE, SIZE), 0, 0);
+  }, [map, vmax]);
+  return <canvas ref={ref} width={SIZE} height={SIZE} className="layer heat" style={{ opacity }} aria-hidden="true" />;
+}
+
+/** Agreement of every patch of this face with the patch hovered on the other face (row or column of M). */
+function crossValues(result: ExplorerResult, panel: PanelId, otherIndex: number): number[] | null {
+  const P = result.comparison.patches.length;
+  if (result.matrix) {
+    return Array.from({ length: P }, (_, k) => (panel === 'b' ? result.matrix![otherIndex * P + k] : result.matrix![k * P + otherIndex]));
+  }
+  // Region-weighted: a region agrees only with the same region of the other face.
+  return Array.from({ length: P }, (_, k) => (k === otherIndex ? result.comparison.patches[k][panel] : 0));
+}
+
+export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId; aligned: RgbImage; map: Float64Array; vmax: number; result: ExplorerResult }) {
+  const hover = useAppStore((s) => s.view.hover);
+  const setHover = useAppStore((s) => s.setHover);
+  const boxes: BoxXYWH[] = result.comparison.patches.map((p) => p.box);
+  const { xs, ys } = gridLines(boxes, SIZE);
+  const label = `Face ${panel.toUpperCase()} heatmap`;
+  const own = hover?.face === panel ? hover.index : -1;
+  const cross = hover && hover.face !== panel ? crossValues(result, panel, hover.index) : null;
+  const crossMax = cross ? Math.max(1e-12, ...cross.map(Math.abs)) : 1;
+
+  const onMouseMove = (e: MouseEvent<HTMLDivElement>) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return;
+    const i = patchAt(boxes, ((e.clientX - r.left) / r.width) * SIZE, ((e.clientY - r.top) / r.height) * SIZE);
+    setHover(i >= 0 ? { face: panel, index: i } : null);
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const dir = KEYS[e.key];
+    if (dir) {
+      e.preventDefault();
+      setHover({ face: panel, index: own < 0 ? 0 : neighbourPatch(boxes, own, dir) });
+    } else if (e.key === 'Escape') {
+      setHover(null);
+    }
+  };
+
+  return (
+    <figure className="facemap">
+      <div
+        className="stack"
+        role="group"
+        aria-label={label}
+        aria-roledescription="patch heatmap"
+        tabIndex={0}
+        data-testid={`facemap-${panel}`}
+        data-patches={boxes.length}
+        onMouseMove={onMouseMove}
+        onMouseLeave={() => setHover(null)}
+        onFocus={() => own < 0 && setHover({ face: panel, index: 0 })}
+        onKeyDown={onKeyDown}
+      >
+        <RgbCanvas image={aligned} className="layer base" label={`Face ${panel.toUpperCase()}, aligned`} />
+        <HeatmapCanvas map={map} vmax={vmax} />
+        <svg className="layer overlay" viewBox={`0 0 ${SIZE} ${SIZE}`} aria-hidden="true">
+          {xs.map((x) => (
+            <line key={`x${x}`} x1={x} x2={x} y1={0} y2={SIZE} className="grid" />
+          ))}
+          {ys.map((y) => (
+            <line key={`y${y}`} y1={y} y2={y} x1={0} x2={SIZE} className="grid" />
+          ))}
+          {cross &&
+            boxes.map(([x, y, w, h], k) => {
+              const [r, g, b] = divergingColor(cross[k], crossMax);
+              return (
+                <g key={k} data-testid={`cross-${panel}-${k}`}>
+                  <rect x={x + 1} y={y + 1} width={w - 2} height={h - 2} fill="none" stroke={`rgb(${r},${g},${b})`} strokeWidth={0.5 + (2.5 * Math.abs(cross[k])) / crossMax} />
+                  <text x={x + w / 2} y={y + h / 2} className="cross-value">
+                    {cross[k].toFixed(3)}
+                  </text>
+                </g>
+              );
+            })}
+          {own >= 0 && (
+            <rect x={boxes[own][0]} y={boxes[own][1]} width={boxes[own][2]} height={boxes[own][3]} className="hover-box" data-testid={`hover-${panel}`} />
+          )}
+        </svg>
+      </div>
+      <figcaption>Face {panel.toUpperCase()}</figcaption>
+    </figure>
+  );
+}

@@ -1,0 +1,90 @@
+/** Photo panels: loading, face choice, and errors that stay in the panel they belong to. */
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useAppStore } from '../../src/state/store.ts';
+import { fakeManifest } from '../support/fakeWorker.ts';
+import { photo, renderApp } from './setup.tsx';
+
+afterEach(cleanup);
+
+const panel = (id: 'a' | 'b') => document.querySelector(`[data-panel="${id}"]`) as HTMLElement;
+
+describe('photo panels', () => {
+  it('loads two photos and shows the score with a verdict at the operating point', async () => {
+    const user = userEvent.setup();
+    renderApp();
+    await user.upload(screen.getByLabelText('Photo A'), photo('alice.jpg'));
+    await user.upload(screen.getByLabelText('Photo B'), photo('bob.jpg'));
+    const status = await screen.findByRole('status', { name: 'Similarity' });
+    await waitFor(() => expect(within(status).getByTestId('score').textContent).toMatch(/^-?\d\.\d{3}$/));
+    expect(status.textContent).toMatch(/Same person|Different people/);
+    expect(status.textContent).toContain('threshold 0.310, LFW accuracy 98.9%');
+    expect(within(status).getByTestId('sum-check').getAttribute('data-holds')).toBe('true');
+    expect(within(status).getByTestId('baseline').textContent).toMatch(/Black-box score \(fullface/);
+    expect(screen.getByText(/Backend:/).textContent).toContain('WASM, 2 threads');
+  });
+
+  it('says "not calibrated" instead of a verdict when the model has no threshold', async () => {
+    const user = userEvent.setup();
+    renderApp(fakeManifest(false));
+    await user.upload(screen.getByLabelText('Photo A'), photo('alice.jpg'));
+    await user.upload(screen.getByLabelText('Photo B'), photo('bob.jpg'));
+    const status = await screen.findByRole('status', { name: 'Similarity' });
+    await waitFor(() => expect(status.textContent).toMatch(/not calibrated/i));
+    expect(status.textContent).not.toMatch(/Same person|Different people/);
+  });
+
+  it('an error in one panel leaves the other panel and its result intact', async () => {
+    const user = userEvent.setup();
+    renderApp();
+    await user.upload(screen.getByLabelText('Photo A'), photo('alice.jpg'));
+    await waitFor(() => expect(useAppStore.getState().panels.a.status).toBe('ready'));
+    const alignedA = useAppStore.getState().panels.a.aligned;
+    await user.upload(screen.getByLabelText('Photo B'), photo('bad.txt'));
+    const alert = await within(panel('b')).findByRole('alert');
+    expect(alert.textContent).toMatch(/not an image/);
+    expect(within(panel('a')).queryByRole('alert')).toBeNull();
+    expect(useAppStore.getState().panels.a.aligned).toBe(alignedA);
+    expect(within(panel('a')).getByRole('img', { name: 'Photo A: aligned face, 112 by 112' })).toBeTruthy();
+
+    await user.upload(screen.getByLabelText('Photo B'), photo('noface.jpg'));
+    await waitFor(() => expect(within(panel('b')).getByRole('alert').textContent).toMatch(/No face was found/));
+    expect(useAppStore.getState().panels.a.status).toBe('ready');
+
+    // A good photo clears the error.
+    await user.upload(screen.getByLabelText('Photo B'), photo('bob.jpg'));
+    await waitFor(() => expect(useAppStore.getState().panels.b.status).toBe('ready'));
+    expect(within(panel('b')).queryByRole('alert')).toBeNull();
+  });
+
+  it('offers every face of a group photo, largest preselected, and embeds the one clicked', async () => {
+    const user = userEvent.setup();
+    const { worker } = renderApp();
+    await user.upload(screen.getByLabelText('Photo A'), photo('two-people.jpg'));
+    const group = await screen.findByRole('group', { name: 'Faces in Photo A' });
+    const buttons = within(group).getAllByRole('button');
+    expect(buttons).toHaveLength(2);
+    await waitFor(() => expect(buttons[0].getAttribute('aria-pressed')).toBe('true'));
+    await user.click(buttons[1]);
+    await waitFor(() => expect(useAppStore.getState().panels.a.chosen).toBe(1));
+    await waitFor(() => expect(useAppStore.getState().panels.a.status).toBe('ready'));
+    const embeds = worker.received.filter((r) => r.type === 'embed');
+    expect((embeds.at(-1)!.payload as { faceIndex: number }).faceIndex).toBe(1);
+    expect((embeds.at(-1)!.payload as { models: string[] }).models).toEqual(['rrf28', 'rrf56', 'fullface']);
+  });
+
+  it('two files dropped on the page fill both panels', async () => {
+    renderApp();
+    const files = [photo('alice.jpg'), photo('bob.jpg')];
+    const app = document.querySelector('.app')!;
+    const event = new Event('drop', { bubbles: true, cancelable: true });
+    Object.defineProperty(event, 'dataTransfer', { value: { files } });
+    app.dispatchEvent(event);
+    await waitFor(() => {
+      const { a, b } = useAppStore.getState().panels;
+      expect([a.fileName, b.fileName]).toEqual(['alice.jpg', 'bob.jpg']);
+      expect([a.status, b.status]).toEqual(['ready', 'ready']);
+    });
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { divergingColor, gridLines, legendTicks, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import type { BoxXYWH } from '../../src/core/types.ts';
+
+const grid = (side: number, stride = side): BoxXYWH[] => {
+  const boxes: BoxXYWH[] = [];
+  for (let y = 0; y + side <= 112; y += stride) for (let x = 0; x + side <= 112; x += stride) boxes.push([x, y, side, side]);
+  return boxes;
+};
+
+describe('diverging colour map', () => {
+  it.each([
+    [0, [247, 247, 247]],
+    [1, [103, 0, 31]],
+    [-1, [5, 48, 97]],
+    [5, [103, 0, 31]],
+    [Number.NaN, [247, 247, 247]],
+  ])('value %s of vmax 1 -> %j', (v, rgb) => expect(divergingColor(v, 1)).toEqual(rgb));
+  it('is white everywhere when the scale is 0', () => expect(divergingColor(0.3, 0)).toEqual([247, 247, 247]));
+  it('legend ticks are symmetric around 0', () => expect(legendTicks(0.2)).toEqual([-0.2, -0.1, 0, 0.1, 0.2]));
+});
+
+describe('exact heatmap', () => {
+  it('a tiling grid reads each patch contribution on its pixels and integrates to the score', () => {
+    const c = Array.from({ length: 16 }, (_, i) => (i - 5) / 100);
+    const map = patchHeatmap(c, grid(28));
+    expect(map[0]).toBeCloseTo(c[0], 12);
+    expect(map[111 * 112 + 111]).toBeCloseTo(c[15], 12);
+    const total = map.reduce((s, v) => s + v, 0) / (28 * 28);
+    expect(total).toBeCloseTo(c.reduce((s, v) => s + v, 0), 12);
+  });
+  it('overlapping patches still integrate to the score', () => {
+    const boxes = grid(56, 28); // 3x3 overlapping
+    const c = boxes.map((_, i) => 0.01 * (i + 1));
+    const map = patchHeatmap(c, boxes);
+    expect(map.reduce((s, v) => s + v, 0) / (56 * 56)).toBeCloseTo(c.reduce((s, v) => s + v, 0), 12);
+  });
+  it('one scale for both faces is the largest magnitude', () => expect(sharedScale([0.1, -0.3], [0.2])).toBe(0.3));
+});
+
+describe('hit-testing and keyboard navigation', () => {
+  const boxes = grid(28);
+  it.each([
+    [0, 0, 0],
+    [27.9, 0, 0],
+    [28, 0, 1],
+    [111, 111, 15],
+    [75, 35, 6],
+    [-1, 5, -1],
+    [112, 5, -1],
+  ])('(%s, %s) -> patch %s', (x, y, i) => expect(patchAt(boxes, x, y)).toBe(i));
+  it('overlapping boxes: nearest centre wins', () => {
+    const o = grid(56, 28);
+    expect(patchAt(o, 56, 56)).toBe(4); // the centre box
+  });
+  it.each([
+    [0, 'right', 1],
+    [0, 'down', 4],
+    [0, 'left', 0],
+    [0, 'up', 0],
+    [5, 'up', 1],
+    [15, 'left', 14],
+  ] as const)('from %s going %s -> %s', (from, dir, to) => expect(neighbourPatch(boxes, from, dir)).toBe(to));
+  it('grid lines are the inner box edges', () => expect(gridLines(grid(56))).toEqual({ xs: [56], ys: [56] }));
+});
