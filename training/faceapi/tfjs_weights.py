@@ -14,10 +14,10 @@ import numpy as np
 _DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
 
 
-def load_tfjs_weights(model_dir: Path, stem: str) -> dict[str, np.ndarray]:
-    """Return ``{name: float32 array}`` for ``<stem>-weights_manifest.json`` in ``model_dir``."""
+def _stored_weights(model_dir: Path, stem: str):
+    """Yields ``(manifest entry, stored array, quantization or None)`` in file order; the stored
+    array holds the raw codes of quantized weights and the values of the others."""
     manifest = json.loads((model_dir / f"{stem}-weights_manifest.json").read_text())
-    out: dict[str, np.ndarray] = {}
     for group in manifest:
         blob = b"".join((model_dir / p).read_bytes() for p in group["paths"])
         offset = 0
@@ -25,23 +25,23 @@ def load_tfjs_weights(model_dir: Path, stem: str) -> dict[str, np.ndarray]:
             shape = tuple(w["shape"])
             count = int(np.prod(shape)) if shape else 1
             q = w.get("quantization")
-            if q:
-                qtype = _DTYPES[q["dtype"]]
-                nbytes = count * np.dtype(qtype).itemsize
-                raw = np.frombuffer(blob, dtype=qtype, count=count, offset=offset)
-                if "scale" in q:
-                    # tfjs computes in double precision, then stores float32
-                    arr = (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
-                else:  # float16 quantization
-                    arr = raw.astype(np.float32)
-            else:
-                dtype = _DTYPES[w["dtype"]]
-                nbytes = count * np.dtype(dtype).itemsize
-                arr = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).astype(np.float32)
-            offset += nbytes
-            out[w["name"]] = arr.reshape(shape).copy()
+            dtype = _DTYPES[q["dtype"]] if q else _DTYPES[w["dtype"]]
+            raw = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
+            offset += count * np.dtype(dtype).itemsize
+            yield w, raw, q
         if offset != len(blob):
             raise ValueError(f"{stem}: read {offset} bytes of {len(blob)}")
+
+
+def load_tfjs_weights(model_dir: Path, stem: str) -> dict[str, np.ndarray]:
+    """Return ``{name: float32 array}`` for ``<stem>-weights_manifest.json`` in ``model_dir``."""
+    out: dict[str, np.ndarray] = {}
+    for w, raw, q in _stored_weights(model_dir, stem):
+        if q and "scale" in q:
+            # tfjs computes in double precision, then stores float32
+            out[w["name"]] = (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
+        else:  # plain float32, or float16 quantization
+            out[w["name"]] = raw.astype(np.float32)
     return out
 
 
@@ -61,25 +61,14 @@ class TfjsWeight:
 
 def load_tfjs_weights_quantized(model_dir: Path, stem: str) -> dict[str, TfjsWeight]:
     """Like :func:`load_tfjs_weights` but keeps the raw uint8 codes of quantized weights."""
-    manifest = json.loads((model_dir / f"{stem}-weights_manifest.json").read_text())
     values = load_tfjs_weights(model_dir, stem)
     out: dict[str, TfjsWeight] = {}
-    for group in manifest:
-        blob = b"".join((model_dir / p).read_bytes() for p in group["paths"])
-        offset = 0
-        for w in group["weights"]:
-            shape = tuple(w["shape"])
-            count = int(np.prod(shape)) if shape else 1
-            q = w.get("quantization")
-            if q and "scale" in q:
-                qtype = _DTYPES[q["dtype"]]
-                raw = np.frombuffer(blob, dtype=qtype, count=count, offset=offset).reshape(shape).copy()
-                out[w["name"]] = TfjsWeight(w["name"], values[w["name"]], raw, float(q["scale"]), float(q["min"]))
-                offset += count * np.dtype(qtype).itemsize
-            else:
-                dtype = _DTYPES[q["dtype"]] if q else _DTYPES[w["dtype"]]
-                out[w["name"]] = TfjsWeight(w["name"], values[w["name"]], None, None, None)
-                offset += count * np.dtype(dtype).itemsize
+    for w, raw, q in _stored_weights(model_dir, stem):
+        name = w["name"]
+        if q and "scale" in q:
+            out[name] = TfjsWeight(name, values[name], raw, float(q["scale"]), float(q["min"]))
+        else:
+            out[name] = TfjsWeight(name, values[name], None, None, None)
     return out
 
 
