@@ -58,6 +58,17 @@ class Exportable(torch.nn.Module):
         return self.model(faces)
 
 
+def describe_data(cache: Path) -> str:
+    """What the run trained on, counted from the prepared cache's index."""
+    counts: dict[str, int] = {}
+    for row in (cache / "index.tsv").read_text().strip().split("\n")[1:]:
+        dataset = row.split("\t")[2]
+        counts[dataset] = counts.get(dataset, 0) + 1
+    parts = ", ".join(f"{n:,} {d}" for d, n in sorted(counts.items()))
+    return (f"{sum(counts.values()):,} faces ({parts}) from ../shared/data/train, aligned by the app's pipeline "
+            "(patchface prepare-training); held-out CelebA identities for validation; research-only sources")
+
+
 def git_commit() -> str:
     try:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
@@ -95,8 +106,7 @@ def main() -> None:
         "patches": model.boxes, "regionWeights": None, "threshold": None, "lfw": None,
         "patchSize": model.patch, "stride": model.stride,
         "training": {
-            "data": "CelebA subset (15,723 images) + UTKFace subset (9,780), aligned by the app's pipeline "
-                    "(patchface prepare-training); research-only sources",
+            "data": describe_data(Path(targs["cache"]).expanduser()),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": state["best"], "teacherValidation": summary.get("teacher"),
