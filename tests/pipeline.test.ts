@@ -17,6 +17,7 @@ import { decodePhotoBytes, decodePhotoFile } from '../src/node/decodeImage.ts';
 import { createNodeRunner } from '../src/node/runtime.ts';
 import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
 import { hasSamples, SAMPLES } from './support/env.ts';
+import { mulberry32 } from './support/random.ts';
 
 const ready = hasSamples();
 
@@ -118,7 +119,7 @@ describe.skipIf(!ready)('pipeline on the sample photos', () => {
       ['an SVG', async () => new TextEncoder().encode('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>'), /SVG/, 'svg'],
       ['a truncated JPEG', async () => (await readFile(photo('whitehouse/obama_1.jpg'))).subarray(0, 30_000), /corrupt|truncated/i, 'truncated'],
       ['a 50000x50000 PNG (decompression bomb)', async () => sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer().then(bombPng), /MP/, 'too-many-pixels'],
-      ['a 16x16 image', async () => sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } }).png().toBuffer(), /small/i, 'too-small'],
+      ['a 16x16 image', async () => sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } }).png().toBuffer(), /16x16/, 'too-small'],
     ];
     it.each(cases)('%s', async (_label, make, message, code) => {
       const error = await decodePhotoBytes(await make()).then(
@@ -131,7 +132,8 @@ describe.skipIf(!ready)('pipeline on the sample photos', () => {
     });
 
     it('a photo without a face yields no faces', async () => {
-      const noise = new Uint8Array(320 * 240 * 3).map((_, i) => (i * 2654435761) % 251);
+      const random = mulberry32(7);
+      const noise = new Uint8Array(320 * 240 * 3).map(() => Math.floor(random() * 256));
       expect(await analyse({ width: 320, height: 240, data: noise })).toEqual([]);
     });
   });
