@@ -87,4 +87,25 @@ describe('photo panels', () => {
       expect([a.status, b.status]).toEqual(['ready', 'ready']);
     });
   });
+
+  it('a single file dropped on panel B loads into panel B only', async () => {
+    renderApp();
+    const event = new Event('drop', { bubbles: true, cancelable: true });
+    Object.defineProperty(event, 'dataTransfer', { value: { files: [photo('bob.jpg')] } });
+    panel('b').dispatchEvent(event);
+    await waitFor(() => expect(useAppStore.getState().panels.b.status).toBe('ready'));
+    expect(useAppStore.getState().panels.b.fileName).toBe('bob.jpg');
+    expect(useAppStore.getState().panels.a.status).toBe('empty');
+  });
+
+  it('a pasted photo goes to the focused panel', async () => {
+    renderApp();
+    panel('b').focus();
+    const event = new Event('paste', { bubbles: true, cancelable: true });
+    Object.defineProperty(event, 'clipboardData', { value: { files: [photo('alice.jpg')] } });
+    document.dispatchEvent(event);
+    await waitFor(() => expect(useAppStore.getState().panels.b.status).toBe('ready'));
+    expect(useAppStore.getState().panels.b.fileName).toBe('alice.jpg');
+    expect(useAppStore.getState().panels.a.status).toBe('empty');
+  });
 });
