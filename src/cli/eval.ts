@@ -5,11 +5,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
-import { compareEmbeddings, detectFaces, embedFaces, pickFace, type Embedding, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import { compareEmbeddings, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
 import { lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation } from '../core/verification.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
-import { FaceCache } from '../node/faceCache.ts';
-import type { DetectedFace, RgbImage } from '../core/types.ts';
+import { detectFacesCached, FaceCache } from '../node/faceCache.ts';
 import { createNodeRunner, MANIFEST_PATH } from '../node/runtime.ts';
 import type { OrtModelRunner } from '../inference/modelRunner.ts';
 import { createProgress } from './progress.ts';
@@ -122,23 +121,6 @@ export async function embedImages(
   });
   progress.done();
   return { embeddings, failures };
-}
-
-/** detectFaces, answered from the cache when this photo was seen with the same models before. */
-export async function detectFacesCached(
-  path: string,
-  image: RgbImage,
-  runner: ModelRunner,
-  manifest: Manifest,
-  pipeline: PipelineOptions,
-  cache: FaceCache | null,
-): Promise<DetectedFace[]> {
-  const key = cache ? await cache.key(path) : '';
-  const hit = cache?.get(key);
-  if (hit) return hit;
-  const faces = await detectFaces(image, runner, manifest, pipeline);
-  await cache?.set(key, faces);
-  return faces;
 }
 
 export function scorePairs(pairs: EvalPair[], model: ModelEntry, embeddings: Map<string, Map<string, Embedding>>): Float64Array {

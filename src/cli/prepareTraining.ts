@@ -9,17 +9,17 @@
  * Resumable: rerunning continues after the last complete row. Caches stay outside the repo.
  */
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, open, readFile, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE_112, alignToTemplate } from '../core/align.ts';
 import { channelMean, findModel, type ModelEntry } from '../core/manifest.ts';
 import { toPlanarTensor } from '../core/image.ts';
 import { embeddingInput, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
-import { FaceCache } from '../node/faceCache.ts';
+import { detectFacesCached, FaceCache } from '../node/faceCache.ts';
 import type { DetectedFace, RgbImage } from '../core/types.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
 import { createNodeRunner } from '../node/runtime.ts';
-import { detectFacesCached, forEachConcurrent } from './eval.ts';
+import { forEachConcurrent } from './eval.ts';
 import { createProgress } from './progress.ts';
 
 export const MARGIN = 8;
@@ -44,7 +44,6 @@ async function listSources(dataDir: string): Promise<Source[]> {
   }
   const utk = join(dataDir, 'utkface');
   if (existsSync(utk)) {
-    const { readdir } = await import('node:fs/promises');
     for (const f of (await readdir(utk)).filter((n) => n.endsWith('.jpg')).sort()) {
       sources.push({ path: `utkface/${f}`, dataset: 'utkface', identity: -1 });
     }
@@ -139,12 +138,11 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
  * plain and horizontally flipped student inputs. One batch of two.
  */
 async function teacherTargets(image: RgbImage, face: DetectedFace, model: ModelEntry, runner: ModelRunner, pipeline?: PipelineOptions): Promise<Float32Array> {
-  const { pixels } = embeddingInput(image, face, model, pipeline);
-  const mean = channelMean(model);
+  const { pixels, tensor } = embeddingInput(image, face, model, pipeline);
   const side = pixels.width;
   const batch = new Float32Array(2 * 3 * side * side);
-  batch.set(toPlanarTensor(pixels, mean, model.input.scale), 0);
-  batch.set(toPlanarTensor(mirror(pixels), mean, model.input.scale), 3 * side * side);
+  batch.set(tensor, 0);
+  batch.set(toPlanarTensor(mirror(pixels), channelMean(model), model.input.scale), 3 * side * side);
   const out = await runner.run(model.id, { data: batch, dims: [2, 3, side, side] });
   return Object.values(out)[0].data.slice(0, 256);
 }

@@ -13,8 +13,8 @@ import { join, resolve } from 'node:path';
 import { fivePointsFrom68 } from '../core/landmarks.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { findModel } from '../core/manifest.ts';
-import { DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, type DetectOptions } from '../core/pipeline.ts';
-import type { BoxXYWH, DetectedFace } from '../core/types.ts';
+import { DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, detectFaces, type DetectOptions, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import type { BoxXYWH, DetectedFace, RgbImage } from '../core/types.ts';
 
 export const CACHE_DIR = process.env.PATCHFACE_CACHE ?? join(homedir(), '.cache/patchface');
 
@@ -80,4 +80,21 @@ export class FaceCache {
     this.entries.set(key, stored);
     await appendFile(this.file, `${JSON.stringify({ key, faces: stored })}\n`);
   }
+}
+
+/** detectFaces, answered from the cache when this photo was seen with the same models before. */
+export async function detectFacesCached(
+  path: string,
+  image: RgbImage,
+  runner: ModelRunner,
+  manifest: Manifest,
+  pipeline: PipelineOptions,
+  cache: FaceCache | null,
+): Promise<DetectedFace[]> {
+  const key = cache ? await cache.key(path) : '';
+  const hit = cache?.get(key);
+  if (hit) return hit;
+  const faces = await detectFaces(image, runner, manifest, pipeline);
+  await cache?.set(key, faces);
+  return faces;
 }
