@@ -147,7 +147,8 @@ def main() -> None:
         log(args.run, f"step 0 (teacher init) validation {best}")
         save(best_path)
     started = time.time()
-    base_lrs = [g["lr"] for g in opt.param_groups]
+    # From the arguments, not from the optimiser: a resumed optimiser holds the last decayed rate.
+    base_lrs = [args.lr, args.lr * 3]
     seen, loss_sum = 0, 0.0
     while step < args.steps and time.time() - started < args.minutes * 60:
         idx = train_idx[torch.randint(0, len(train_idx), (args.batch,), generator=gen).numpy()]

@@ -1,15 +1,16 @@
 /**
  * Detection cache for batch runs (eval, training-data preparation): detecting faces is by far
  * the slowest stage (SSD at 512x512), and it does not depend on the embedding models. Entries
- * are keyed by the file (path, size, mtime) and by everything detection depends on (detector
- * and landmark model checksums, options), so a changed model or photo is simply a miss.
+ * are keyed by the file's content (SHA-256 of its bytes, so a copied or re-mounted dataset with
+ * new paths or timestamps still hits) and by everything detection depends on (detector and
+ * landmark model checksums, options), so a changed model or photo is simply a miss.
  * Stored as JSON lines under $PATCHFACE_CACHE (default ~/.cache/patchface), outside the repo.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fivePointsFrom68 } from '../core/landmarks.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { findModel } from '../core/manifest.ts';
@@ -47,7 +48,7 @@ export class FaceCache {
     const detector = findModel(manifest, options.detector ?? DEFAULT_DETECTOR);
     const landmarks = findModel(manifest, 'landmarks68');
     const signature = JSON.stringify({
-      v: 1,
+      v: 2,
       detector: detector.sha256,
       landmarks: landmarks.sha256,
       minScore: options.minScore ?? DEFAULT_MIN_SCORE,
@@ -62,9 +63,9 @@ export class FaceCache {
     return this.entries.size;
   }
 
+  /** The SHA-256 of the file's bytes: hashing a photo costs far less than detecting in it. */
   async key(path: string): Promise<string> {
-    const s = await stat(path);
-    return `${resolve(path)}|${s.size}|${Math.round(s.mtimeMs)}`;
+    return createHash('sha256').update(await readFile(path)).digest('hex');
   }
 
   get(key: string): DetectedFace[] | undefined {
