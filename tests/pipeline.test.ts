@@ -16,7 +16,7 @@ import type { DetectedFace, RgbImage } from '../src/core/types.ts';
 import { decodePhotoBytes, decodePhotoFile } from '../src/node/decodeImage.ts';
 import { createNodeRunner } from '../src/node/runtime.ts';
 import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
-import { hasSamples, SAMPLES } from './support/env.ts';
+import { hasLfw, hasSamples, LFW, SAMPLES } from './support/env.ts';
 import { mulberry32 } from './support/random.ts';
 
 const ready = hasSamples();
@@ -136,6 +136,42 @@ describe.skipIf(!ready)('pipeline on the sample photos', () => {
       const noise = new Uint8Array(320 * 240 * 3).map(() => Math.floor(random() * 256));
       expect(await analyse({ width: 320, height: 240, data: noise })).toEqual([]);
     });
+
+    // The fallback detector runs exactly when the first found nothing, so these are the
+    // photos where it could invent a face: real regions of the samples with no face in them.
+    it.each([
+      ['Christina_Koch.jpg', { left: 0, top: 0.6, width: 1, height: 0.4 }],
+      ['Nick_Hague.jpg', { left: 0, top: 0.65, width: 1, height: 0.35 }],
+      ['andrew_morgan_iss.jpg', { left: 0, top: 0, width: 0.3, height: 1 }],
+    ])('a faceless region of %s yields no faces, fallback detector included', async (name, f) => {
+      const file = photo(`nasa/${name}`);
+      const { width, height } = (await decodePhotoFile(file)).image;
+      const region = { left: Math.round(f.left * width), top: Math.round(f.top * height), width: Math.round(f.width * width), height: Math.round(f.height * height) };
+      const { image } = await decodePhotoBytes(await sharp(file).rotate().extract(region).png().toBuffer());
+      expect(await analyse(image)).toEqual([]);
+    });
+  });
+});
+
+describe.skipIf(!hasLfw())('the fallback detector on LFW photos SSD misses', () => {
+  let runner: OrtModelRunner;
+  beforeAll(async () => {
+    runner = await createNodeRunner();
+  });
+  afterAll(async () => {
+    await runner?.dispose();
+  });
+
+  // SSD finds nothing in these, even on the padded copy; the tiny detector finds the face.
+  it.each(['Mohammad_Fares/Mohammad_Fares_0001.jpg', 'Gerald_Calabrese/Gerald_Calabrese_0001.jpg'])('%s', async (name) => {
+    const { image } = await decodePhotoFile(join(LFW, 'lfw-deepfunneled', name));
+    expect(await detectFaces(image, runner, runner.manifest, { fallbackDetector: null })).toEqual([]);
+    const faces = await detectFaces(image, runner, runner.manifest);
+    expect(faces.length).toBeGreaterThanOrEqual(1);
+    const [x, y, w, h] = faces[0].box;
+    // LFW photos are centred on their subject.
+    expect(x < 125 && x + w > 125 && y < 125 && y + h > 125).toBe(true);
+    expect(w).toBeGreaterThan(60);
   });
 });
 

@@ -7,7 +7,7 @@ import { runCompare } from './compare.ts';
 import { runEval } from './eval.ts';
 import { runBench } from './bench.ts';
 import { runPrepareTraining } from './prepareTraining.ts';
-import type { FullfaceCrop } from '../core/pipeline.ts';
+import type { FullfaceCrop, PipelineOptions } from '../core/pipeline.ts';
 
 const USAGE = `patchface - locally additive face similarity
 
@@ -29,7 +29,11 @@ Options:
                     those cached under ~/.cache/patchface (PATCHFACE_CACHE) by earlier runs
   --limit N         (eval) only the first N matched and N mismatched pairs of each fold
   --detector ID     face detector: ssd (default) or tiny
+  --fallback-detector ID|none
+                    detector tried when the first finds nothing (default: tiny after ssd)
   --fullface-crop C fullface input crop: dlib68 (default), dlib5 or faceapi
+  --no-fullface-flip
+                    fullface descriptor of the chip alone, not averaged with its mirror image
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -51,7 +55,9 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: 'string' },
         limit: { type: 'string' },
         detector: { type: 'string' },
+        'fallback-detector': { type: 'string' },
         'fullface-crop': { type: 'string' },
+        'no-fullface-flip': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -71,7 +77,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`patchface: --fullface-crop must be dlib68, dlib5 or faceapi\n`);
     return 2;
   }
-  const pipeline = { detector: values.detector, fullfaceCrop: crop as FullfaceCrop | undefined };
+  const fallback = values['fallback-detector'];
+  const pipeline: PipelineOptions = {
+    detector: values.detector,
+    fallbackDetector: fallback === 'none' ? null : fallback,
+    fullfaceCrop: crop as FullfaceCrop | undefined,
+    fullfaceFlip: !values['no-fullface-flip'],
+  };
   try {
     if (command === 'compare') {
       if (rest.length !== 2) throw new UsageError('compare needs two photo paths');

@@ -13,7 +13,7 @@ import { mkdir, open, readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE_112, alignToTemplate } from '../core/align.ts';
 import { channelMean, findModel, type ModelEntry } from '../core/manifest.ts';
-import { toPlanarTensor } from '../core/image.ts';
+import { mirrorRgb, toPlanarTensor } from '../core/image.ts';
 import { embeddingInput, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
 import { detectFacesCached, FaceCache } from '../node/faceCache.ts';
 import type { DetectedFace, RgbImage } from '../core/types.ts';
@@ -49,20 +49,6 @@ async function listSources(dataDir: string): Promise<Source[]> {
     }
   }
   return sources;
-}
-
-function mirror(img: RgbImage): RgbImage {
-  const out = new Uint8Array(img.data.length);
-  for (let y = 0; y < img.height; y++) {
-    for (let x = 0; x < img.width; x++) {
-      const s = (y * img.width + x) * 3;
-      const d = (y * img.width + (img.width - 1 - x)) * 3;
-      out[d] = img.data[s];
-      out[d + 1] = img.data[s + 1];
-      out[d + 2] = img.data[s + 2];
-    }
-  }
-  return { width: img.width, height: img.height, data: out };
 }
 
 export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; limit?: number; pipeline?: PipelineOptions; cache?: boolean }): Promise<number> {
@@ -142,7 +128,7 @@ async function teacherTargets(image: RgbImage, face: DetectedFace, model: ModelE
   const side = pixels.width;
   const batch = new Float32Array(2 * 3 * side * side);
   batch.set(tensor, 0);
-  batch.set(toPlanarTensor(mirror(pixels), channelMean(model), model.input.scale), 3 * side * side);
+  batch.set(toPlanarTensor(mirrorRgb(pixels), channelMean(model), model.input.scale), 3 * side * side);
   const out = await runner.run(model.id, { data: batch, dims: [2, 3, side, side] });
   return Object.values(out)[0].data.slice(0, 256);
 }

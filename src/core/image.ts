@@ -282,6 +282,21 @@ export function rgbaToRgb(
   return { width, height, data };
 }
 
+/** The image mirrored left to right (test-time flip of the full-face descriptor, flipped teacher targets). */
+export function mirrorRgb(img: RgbImage): RgbImage {
+  const out = new Uint8Array(img.data.length);
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      const s = (y * img.width + x) * 3;
+      const d = (y * img.width + (img.width - 1 - x)) * 3;
+      out[d] = img.data[s];
+      out[d + 1] = img.data[s + 1];
+      out[d + 2] = img.data[s + 2];
+    }
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
 /**
  * Adds a black (zero) border of `padX` columns on the left and right and `padY` rows on the top
  * and bottom. Detections on the padded image map back by subtracting (padX, padY).

@@ -8,7 +8,7 @@ import { alignFace112, dlibChip5Template, dlibChipTransform, estimateSimilarity,
 import { cosine, meanCosineDecomposition, regionWeightedDecomposition } from './decompose.ts';
 import { decodeSsdBoxes, decodeTinyYolo, ssdDetections } from './detection.ts';
 import { PatchFaceError } from './errors.ts';
-import { cropRgb, letterboxToTensor, padImage, resizeBilinearRgb, toPlanarTensor } from './image.ts';
+import { cropRgb, letterboxToTensor, mirrorRgb, padImage, resizeBilinearRgb, toPlanarTensor } from './image.ts';
 import { faceApiAlignedBox, fivePointsFrom68, landmarkInput, landmarksToSource } from './landmarks.ts';
 import type { Manifest, ModelEntry } from './manifest.ts';
 import { channelMean, findModel, inputSide } from './manifest.ts';
@@ -25,9 +25,21 @@ export interface DetectOptions {
   padRetry?: boolean;
   /** Detector model id: 'ssd' (SSD-MobileNetV1) or 'tiny' (tiny YOLOv2). */
   detector?: string;
+  /**
+   * A second detector, tried (with its own padded retry) only when the first found nothing.
+   * Default: 'tiny' after 'ssd' (on LFW it finds 16 of the 21 faces SSD misses), none after
+   * 'tiny'; null turns it off.
+   */
+  fallbackDetector?: string | null;
 }
 
 export const DEFAULT_DETECTOR = 'ssd';
+
+/** The fallback detector these options resolve to, or null. */
+export function fallbackDetectorFor(options: DetectOptions): string | null {
+  if (options.fallbackDetector !== undefined) return options.fallbackDetector;
+  return (options.detector ?? DEFAULT_DETECTOR) === 'ssd' ? 'tiny' : null;
+}
 
 export const DEFAULT_MIN_SCORE = 0.5;
 /** The padded retry works on a copy at most this large (a 20 MP photo would otherwise need 80 MP). */
@@ -40,16 +52,24 @@ export async function detectFaces(
   manifest: Manifest,
   options: DetectOptions = {},
 ): Promise<DetectedFace[]> {
-  const detector = findModel(manifest, options.detector ?? DEFAULT_DETECTOR);
   const minScore = options.minScore ?? DEFAULT_MIN_SCORE;
-  let detections = await runDetector(img, detector, runner, minScore);
-  if (detections.length === 0 && options.padRetry !== false) {
-    detections = await detectOnPaddedCopy(img, detector, runner, minScore);
+  const padRetry = options.padRetry !== false;
+  const primary = options.detector ?? DEFAULT_DETECTOR;
+  let detections = await detectWith(img, findModel(manifest, primary), runner, minScore, padRetry);
+  const fallback = fallbackDetectorFor(options);
+  if (detections.length === 0 && fallback !== null && fallback !== primary) {
+    detections = await detectWith(img, findModel(manifest, fallback), runner, minScore, padRetry);
   }
   if (detections.length === 0) return [];
   const landmarkModel = findModel(manifest, 'landmarks68');
   const faces = await locateLandmarks(img, detections, landmarkModel, runner);
   return faces.sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+}
+
+/** One detector on the photo, then on a padded copy when nothing was found. */
+async function detectWith(img: RgbImage, detector: ModelEntry, runner: ModelRunner, minScore: number, padRetry: boolean): Promise<Detection[]> {
+  const found = await runDetector(img, detector, runner, minScore);
+  return found.length === 0 && padRetry ? detectOnPaddedCopy(img, detector, runner, minScore) : found;
 }
 
 async function runDetector(img: RgbImage, detector: ModelEntry, runner: ModelRunner, minScore: number): Promise<Detection[]> {
@@ -114,6 +134,12 @@ export const DEFAULT_FULLFACE_CROP: FullfaceCrop = 'dlib68';
 
 export interface EmbedOptions {
   fullfaceCrop?: FullfaceCrop;
+  /**
+   * fullface only: the descriptor is the mean of those of the chip and of its mirror image
+   * (default true; on LFW it lifts 10-fold accuracy by about 0.3 points). Patch models never
+   * flip: a mirrored patch is another patch, and each patch feature must see only its own pixels.
+   */
+  fullfaceFlip?: boolean;
 }
 
 export type PipelineOptions = DetectOptions & EmbedOptions;
@@ -162,18 +188,26 @@ export async function embedFaces(
   if (items.length === 0) return [];
   const side = inputSide(model);
   const per = 3 * side * side;
-  const batch = new Float32Array(per * items.length);
-  items.forEach((it, i) => batch.set(embeddingInput(it.image, it.face, model, options).tensor, i * per));
-  const out = await runner.run(model.id, { data: batch, dims: [items.length, 3, side, side] });
+  const copies = model.kind === 'fullface' && options.fullfaceFlip !== false ? 2 : 1;
+  const batch = new Float32Array(per * items.length * copies);
+  items.forEach((it, i) => {
+    const { pixels, tensor } = embeddingInput(it.image, it.face, model, options);
+    batch.set(tensor, i * copies * per);
+    if (copies === 2) batch.set(toPlanarTensor(mirrorRgb(pixels), channelMean(model), model.input.scale), (i * copies + 1) * per);
+  });
+  const out = await runner.run(model.id, { data: batch, dims: [items.length * copies, 3, side, side] });
   const t = Object.values(out)[0];
   const [n, p, d] = t.dims.length === 3 ? t.dims : [t.dims[0], 1, t.dims[1]];
-  if (n !== items.length) throw new Error(`${model.id}: batch ${n} != ${items.length}`);
-  return items.map((_, i) => ({
-    modelId: model.id,
-    features: t.data.slice(i * p * d, (i + 1) * p * d),
-    patches: p,
-    dim: d,
-  }));
+  if (n !== items.length * copies) throw new Error(`${model.id}: batch ${n} != ${items.length * copies}`);
+  const size = p * d;
+  return items.map((_, i) => {
+    const features = t.data.slice(i * copies * size, (i * copies + 1) * size);
+    if (copies === 2) {
+      const mirrored = t.data.subarray((i * copies + 1) * size, (i * copies + 2) * size);
+      for (let k = 0; k < size; k++) features[k] = (features[k] + mirrored[k]) / 2;
+    }
+    return { modelId: model.id, features, patches: p, dim: d };
+  });
 }
 
 export interface PatchContribution {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fivePointsFrom68 } from '../core/landmarks.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { findModel } from '../core/manifest.ts';
-import { DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, detectFaces, type DetectOptions, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import { DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, detectFaces, fallbackDetectorFor, type DetectOptions, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
 import type { BoxXYWH, DetectedFace, RgbImage } from '../core/types.ts';
 
 export const CACHE_DIR = process.env.PATCHFACE_CACHE ?? join(homedir(), '.cache/patchface');
@@ -47,12 +47,15 @@ export class FaceCache {
   static async open(manifest: Manifest, options: DetectOptions = {}, dir = CACHE_DIR): Promise<FaceCache> {
     const detector = findModel(manifest, options.detector ?? DEFAULT_DETECTOR);
     const landmarks = findModel(manifest, 'landmarks68');
+    const fallbackId = fallbackDetectorFor(options);
     const signature = JSON.stringify({
       v: 2,
       detector: detector.sha256,
       landmarks: landmarks.sha256,
       minScore: options.minScore ?? DEFAULT_MIN_SCORE,
       padRetry: options.padRetry !== false,
+      // Only when there is one, so caches made without a fallback keep their name.
+      ...(fallbackId === null ? {} : { fallback: findModel(manifest, fallbackId).sha256 }),
     });
     await mkdir(dir, { recursive: true });
     const name = createHash('sha256').update(signature).digest('hex').slice(0, 16);

@@ -3,6 +3,7 @@ import {
   clipBoxFaceApi,
   cropRgb,
   letterboxToTensor,
+  mirrorRgb,
   padImage,
   padToSquareOffsets,
   resizeBilinear,
@@ -273,6 +274,13 @@ describe('toPlanarTensor / rgbaToRgb / padImage / resizeBilinearRgb', () => {
   it('toPlanarTensor splits channels and normalises', () => {
     const t = toPlanarTensor(img(2, 1, [0, 10, 20, 255, 30, 40]), [0, 10, 20], [1, 2, 0.5]);
     expect(Array.from(t)).toEqual([0, 255, 0, 40, 0, 10]);
+  });
+
+  it('mirrorRgb reverses each row and keeps pixels whole; twice is the identity', () => {
+    const src = img(3, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+    const m = mirrorRgb(src);
+    expect(Array.from(m.data)).toEqual([7, 8, 9, 4, 5, 6, 1, 2, 3, 16, 17, 18, 13, 14, 15, 10, 11, 12]);
+    expect(mirrorRgb(m)).toEqual(src);
   });
 
   it('rgbaToRgb drops alpha by default', () => {
