@@ -61,7 +61,11 @@ export class InferenceClient implements InferenceApi {
   }
 
   private receive(message: WorkerMessage): void {
-    if (!('id' in message)) {
+    if ('type' in message && message.type === 'fatal') {
+      this.failAll(new Error(`The face models stopped with an error (${message.message}). Try again, or reload the page; adding ?ep=wasm to the address uses the WASM backend.`));
+      return;
+    }
+    if ('type' in message) {
       for (const l of this.listeners) l(message);
       return;
     }

@@ -4,7 +4,8 @@
  * It is handed the `onnxruntime-web` namespace instead of importing it, so the same class serves
  * the browser worker (which imports the WebGPU/WASM build) and Node (which imports the Node
  * build of the same package). Sessions are created lazily, once per model, and runs on one
- * session are serialised: overlapping run() calls on one WebGPU session fail.
+ * session are serialised: overlapping run() calls on one WebGPU session fail. With `oneAtATime`
+ * every session creation and run across all models is serialised too (see that option).
  */
 import type * as Ort from 'onnxruntime-web';
 import type { Manifest, ModelEntry } from '../core/manifest.ts';
@@ -18,6 +19,13 @@ export interface ModelRunnerOptions {
   executionProviders?: string[];
   /** Reads a model file named in the manifest (relative to the models folder). */
   loadModelBytes: (file: string) => Promise<Uint8Array>;
+  /**
+   * Serialise all session creations and runs, across models. onnxruntime-web's WebGPU backend
+   * keeps one global state: creating a session while another model runs crashed its WASM heap
+   * ("memory access out of bounds", Chromium 156 with a SwiftShader adapter) and left the
+   * request hanging. WASM does not need it.
+   */
+  oneAtATime?: boolean;
   /** Called around session creation, for progress displays. */
   onSessionEvent?: (event: { modelId: string; phase: 'loading' | 'ready'; bytes?: number; ms?: number }) => void;
 }
@@ -29,6 +37,8 @@ interface SessionSlot {
 
 export class OrtModelRunner implements ModelRunner {
   private readonly slots = new Map<string, SessionSlot>();
+  /** The tail of the global queue when `oneAtATime` is set. */
+  private exclusive: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly ort: OrtModule,
@@ -50,7 +60,7 @@ export class OrtModelRunner implements ModelRunner {
     const job = slot.queue.then(async () => {
       const session = await slot.session;
       const feeds = { [session.inputNames[0]]: new this.ort.Tensor('float32', input.data, input.dims) };
-      const results = await session.run(feeds);
+      const results = await this.inTurn(() => session.run(feeds));
       const out: Record<string, Tensor> = {};
       for (const name of session.outputNames) {
         const t = results[name];
@@ -70,6 +80,14 @@ export class OrtModelRunner implements ModelRunner {
     await Promise.all(slots.map(async (s) => (await s.session.catch(() => null))?.release()));
   }
 
+  /** Runs `work` after every earlier exclusive job when `oneAtATime` is set; at once otherwise. */
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.options.oneAtATime) return work();
+    const job = this.exclusive.then(work);
+    this.exclusive = job.catch(() => undefined);
+    return job;
+  }
+
   private slot(modelId: string): SessionSlot {
     let slot = this.slots.get(modelId);
     if (!slot) {
@@ -78,10 +96,12 @@ export class OrtModelRunner implements ModelRunner {
         const t0 = Date.now();
         this.options.onSessionEvent?.({ modelId, phase: 'loading' });
         const bytes = await this.options.loadModelBytes(entry.file);
-        const s = await this.ort.InferenceSession.create(bytes, {
-          executionProviders: this.options.executionProviders ?? ['wasm'],
-          graphOptimizationLevel: 'all',
-        });
+        const s = await this.inTurn(() =>
+          this.ort.InferenceSession.create(bytes, {
+            executionProviders: this.options.executionProviders ?? ['wasm'],
+            graphOptimizationLevel: 'all',
+          }),
+        );
         this.options.onSessionEvent?.({ modelId, phase: 'ready', bytes: bytes.byteLength, ms: Date.now() - t0 });
         return s;
       })();

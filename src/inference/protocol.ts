@@ -64,7 +64,13 @@ export interface ProgressEvent {
   total: number;
 }
 
-export type WorkerMessage = Reply | ProgressEvent;
+/** An error outside any request (an engine callback): every pending request fails with it. */
+export interface FatalEvent {
+  type: 'fatal';
+  message: string;
+}
+
+export type WorkerMessage = Reply | ProgressEvent | FatalEvent;
 
 /** Buffers that may be moved rather than copied. */
 export function transferablesOf(value: unknown): Transferable[] {

@@ -14,7 +14,7 @@ import { findModel, parseManifest, type Manifest } from '../core/manifest.ts';
 import { detectFaces, embedFaces, TimedRunner, type Embedding } from '../core/pipeline.ts';
 import type { DetectedFace, RgbImage } from '../core/types.ts';
 import { OrtModelRunner, type OrtModule } from './modelRunner.ts';
-import type { Backend, ProgressEvent, Reply, Request, RequestMap, RequestType, StageTimings } from './protocol.ts';
+import type { Backend, FatalEvent, ProgressEvent, Reply, Request, RequestMap, RequestType, StageTimings } from './protocol.ts';
 import { transferablesOf } from './protocol.ts';
 // The runtime files each import needs, served by `vite` and emitted by `vite build` alike.
 import wasmMjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
@@ -94,6 +94,7 @@ async function init({ ep, modelsBase, preload }: RequestMap['init']['payload']):
   manifest = parseManifest(await response.json());
   runner = new OrtModelRunner(ort, manifest, {
     executionProviders: backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
+    oneAtATime: backend === 'webgpu',
     loadModelBytes: (file) => fetchWithProgress(new URL(file, base).href, manifest!.models.find((m) => m.file === file)?.id ?? file),
     onSessionEvent: (e) => progress({ modelId: e.modelId, phase: e.phase === 'loading' ? 'session' : 'ready', loaded: e.bytes ?? 0, total: e.bytes ?? 0 }),
   });
@@ -187,6 +188,14 @@ const handlers: { [T in RequestType]: (payload: RequestMap[T]['payload']) => Pro
     return null;
   },
 };
+
+// An exception thrown outside any request (inside an onnxruntime callback, say) would otherwise
+// leave the requests in flight waiting forever, and the panels spinning.
+function fatal(message: string): void {
+  self.postMessage({ type: 'fatal', message } satisfies FatalEvent);
+}
+self.addEventListener('error', (event) => fatal(event.message || 'unknown error'));
+self.addEventListener('unhandledrejection', (event) => fatal(String((event.reason as Error)?.message ?? event.reason)));
 
 self.addEventListener('message', async (event: MessageEvent<Request>) => {
   const { id, type, payload } = event.data;
