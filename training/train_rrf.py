@@ -87,6 +87,9 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log), outside the repo")
     ap.add_argument("--minutes", type=float, default=60, help="wall-clock budget of this invocation")
     ap.add_argument("--steps", type=int, default=4000, help="total optimiser steps of the schedule")
+    ap.add_argument("--until", type=int, default=None,
+                    help="stop at this step (default: --steps); with --steps changed between resumed runs, "
+                         "replays a run whose wall-clock budget ended mid-schedule")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--relational", type=float, default=1.0, help="weight of the cosine-matrix loss")
@@ -150,7 +153,8 @@ def main() -> None:
     # From the arguments, not from the optimiser: a resumed optimiser holds the last decayed rate.
     base_lrs = [args.lr, args.lr * 3]
     seen, loss_sum = 0, 0.0
-    while step < args.steps and time.time() - started < args.minutes * 60:
+    stop = min(args.steps, args.until) if args.until is not None else args.steps
+    while step < stop and time.time() - started < args.minutes * 60:
         idx = train_idx[torch.randint(0, len(train_idx), (args.batch,), generator=gen).numpy()]
         x, flipped = augment(cache.faces[idx], gen)
         target = torch.where(flipped[:, None], cache.teacher[idx, 1], cache.teacher[idx, 0]) - teacher_mean
