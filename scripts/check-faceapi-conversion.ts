@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-web';
 import sharp from 'sharp';
 // the pipeline's own decoder (face-api's outputLayer.ts formulas), checked here against face-api
+import { cosine } from '../src/core/decompose.ts';
 import { decodeSsdBoxes } from '../src/core/detection.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -142,18 +143,6 @@ function confidentBoxDiff(a: Float32Array, b: Float32Array, scores: Float32Array
     for (let k = 0; k < 4; k++) m = Math.max(m, Math.abs(a[i * 4 + k] - b[i * 4 + k]));
   }
   return m;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 function nhwcFromNchw(x: Float32Array, c: number, h: number, w: number): Float32Array {

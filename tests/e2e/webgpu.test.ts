@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cosine } from '../../src/core/decompose.ts';
 import { findModel } from '../../src/core/manifest.ts';
 import { detectFaces, embedFaces, type Embedding } from '../../src/core/pipeline.ts';
 import { decodePhotoFile } from '../../src/node/decodeImage.ts';
@@ -28,18 +29,6 @@ const WEBGPU_ARGS = [
   '--use-webgpu-adapter=swiftshader',
   '--enable-unsafe-swiftshader',
 ];
-
-function cosine(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let d = 0;
-  let nx = 0;
-  let ny = 0;
-  for (let i = 0; i < x.length; i++) {
-    d += x[i] * y[i];
-    nx += x[i] * x[i];
-    ny += y[i] * y[i];
-  }
-  return d / Math.sqrt(nx * ny);
-}
 
 describe.skipIf(!ready)('explorer on the WebGPU backend (SwiftShader adapter), real models', () => {
   let browser: Browser;
