@@ -12,9 +12,8 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE_112, alignToTemplate } from '../core/align.ts';
-import { channelMean, findModel, type ModelEntry } from '../core/manifest.ts';
-import { mirrorRgb, toPlanarTensor } from '../core/image.ts';
-import { embeddingInput, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import { findModel, inputSide, type ModelEntry } from '../core/manifest.ts';
+import { embeddingInputWithMirror, pickFace, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
 import { detectFacesCached, FaceCache } from '../node/faceCache.ts';
 import type { DetectedFace, RgbImage } from '../core/types.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
@@ -124,11 +123,7 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
  * plain and horizontally flipped student inputs. One batch of two.
  */
 async function teacherTargets(image: RgbImage, face: DetectedFace, model: ModelEntry, runner: ModelRunner, pipeline?: PipelineOptions): Promise<Float32Array> {
-  const { pixels, tensor } = embeddingInput(image, face, model, pipeline);
-  const side = pixels.width;
-  const batch = new Float32Array(2 * 3 * side * side);
-  batch.set(tensor, 0);
-  batch.set(toPlanarTensor(mirrorRgb(pixels), channelMean(model), model.input.scale), 3 * side * side);
-  const out = await runner.run(model.id, { data: batch, dims: [2, 3, side, side] });
+  const side = inputSide(model);
+  const out = await runner.run(model.id, { data: embeddingInputWithMirror(image, face, model, pipeline), dims: [2, 3, side, side] });
   return Object.values(out)[0].data.slice(0, 256);
 }

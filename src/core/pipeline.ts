@@ -170,6 +170,18 @@ export function embeddingInput(
   return { pixels, tensor: toPlanarTensor(pixels, mean, scale) };
 }
 
+/**
+ * The model's input for one face followed by that input mirrored left to right, as one batch of
+ * two ([2, 3, side, side]): the full-face flip average, and plain plus flipped teacher targets.
+ */
+export function embeddingInputWithMirror(img: RgbImage, face: DetectedFace, model: ModelEntry, options: EmbedOptions = {}): Float32Array {
+  const { pixels, tensor } = embeddingInput(img, face, model, options);
+  const batch = new Float32Array(2 * tensor.length);
+  batch.set(tensor, 0);
+  batch.set(toPlanarTensor(mirrorRgb(pixels), channelMean(model), model.input.scale), tensor.length);
+  return batch;
+}
+
 export interface Embedding {
   modelId: string;
   /** fullface: [D]; patch models: [P * D] row-major. */
@@ -191,9 +203,8 @@ export async function embedFaces(
   const copies = model.kind === 'fullface' && options.fullfaceFlip !== false ? 2 : 1;
   const batch = new Float32Array(per * items.length * copies);
   items.forEach((it, i) => {
-    const { pixels, tensor } = embeddingInput(it.image, it.face, model, options);
-    batch.set(tensor, i * copies * per);
-    if (copies === 2) batch.set(toPlanarTensor(mirrorRgb(pixels), channelMean(model), model.input.scale), (i * copies + 1) * per);
+    const rows = copies === 2 ? embeddingInputWithMirror(it.image, it.face, model, options) : embeddingInput(it.image, it.face, model, options).tensor;
+    batch.set(rows, i * copies * per);
   });
   const out = await runner.run(model.id, { data: batch, dims: [items.length * copies, 3, side, side] });
   const t = Object.values(out)[0];
