@@ -3,7 +3,7 @@
  * was copied or re-mounted (new paths, new timestamps) still hits, while a changed photo, model
  * or option misses. A hit must never reach the models.
  */
-import { appendFileSync, copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,20 +33,20 @@ describe('FaceCache', () => {
     writeFileSync(photo, 'photo bytes one');
     const cacheDir = join(dir, 'c1');
     const first = await FaceCache.open(manifest, {}, cacheDir);
-    await first.set(await first.key(photo), [face(1), face(2)]);
+    await first.set(first.key(readFileSync(photo)), [face(1), face(2)]);
 
     const copy = join(dir, 'moved.jpg');
     copyFileSync(photo, copy);
     utimesSync(copy, new Date(2001, 0, 1), new Date(2001, 0, 1));
     const reopened = await FaceCache.open(manifest, {}, cacheDir);
     expect(reopened.size).toBe(1);
-    const hit = reopened.get(await reopened.key(copy));
+    const hit = reopened.get(reopened.key(readFileSync(copy)));
     expect(hit).toHaveLength(2);
     expect(hit![0].box).toEqual([1, 2, 40, 50]);
     expect(Array.from(hit![1].landmarks68)).toEqual(Array.from(face(2).landmarks68));
     expect(Array.from(hit![1].landmarks5)).toEqual(Array.from(face(2).landmarks5));
     // And detectFacesCached answers from it without touching a model.
-    const faces = await detectFacesCached(copy, image, neverRun, manifest, {}, reopened);
+    const faces = await detectFacesCached(readFileSync(copy), image, neverRun, manifest, {}, reopened);
     expect(faces.map((f) => f.box)).toEqual([face(1).box, face(2).box]);
   });
 
@@ -55,10 +55,10 @@ describe('FaceCache', () => {
     const photo = join(dir, 'b.jpg');
     writeFileSync(photo, 'no face here');
     const cache = await FaceCache.open(manifest, {}, join(dir, 'c2'));
-    await cache.set(await cache.key(photo), []);
-    expect(cache.get(await cache.key(photo))).toEqual([]);
+    await cache.set(cache.key(readFileSync(photo)), []);
+    expect(cache.get(cache.key(readFileSync(photo)))).toEqual([]);
     writeFileSync(photo, 'no face here, edited');
-    expect(cache.get(await cache.key(photo))).toBeUndefined();
+    expect(cache.get(cache.key(readFileSync(photo)))).toBeUndefined();
   });
 
   it('keeps one file per detector and options, and skips a line cut short', async () => {
@@ -67,16 +67,16 @@ describe('FaceCache', () => {
     const photo = join(dir, 'c.jpg');
     writeFileSync(photo, 'photo bytes three');
     const ssd = await FaceCache.open(manifest, {}, cacheDir);
-    await ssd.set(await ssd.key(photo), [face(3)]);
+    await ssd.set(ssd.key(readFileSync(photo)), [face(3)]);
     const tiny = await FaceCache.open(manifest, { detector: 'tiny' }, cacheDir);
     const lower = await FaceCache.open(manifest, { minScore: 0.3 }, cacheDir);
-    expect(tiny.get(await tiny.key(photo))).toBeUndefined();
-    expect(lower.get(await lower.key(photo))).toBeUndefined();
+    expect(tiny.get(tiny.key(readFileSync(photo)))).toBeUndefined();
+    expect(lower.get(lower.key(readFileSync(photo)))).toBeUndefined();
     const files = readdirSync(cacheDir);
     expect(files).toHaveLength(1);
     appendFileSync(join(cacheDir, files[0]), '{"key":"abc","faces":[{"box":[1,');
     const reopened = await FaceCache.open(manifest, {}, cacheDir);
     expect(reopened.size).toBe(1);
-    expect(reopened.get(await reopened.key(photo))).toHaveLength(1);
+    expect(reopened.get(reopened.key(readFileSync(photo)))).toHaveLength(1);
   });
 });

@@ -102,8 +102,8 @@ export async function embedImages(
   await forEachConcurrent(files, 2, async (file) => {
     try {
       const path = join(root, file);
-      const { image } = await decodePhotoFile(path);
-      const faces = await detectFacesCached(path, image, runner, manifest, pipeline, cache);
+      const { image, bytes } = await decodePhotoFile(path);
+      const faces = await detectFacesCached(bytes, image, runner, manifest, pipeline, cache);
       const face = pickFace(faces, image, 'central');
       if (!face) throw new Error('no face found');
       const perModel = new Map<string, Embedding>();

@@ -88,8 +88,8 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
   await forEachConcurrent(todo, 2, async (src) => {
     try {
       const path = join(opts.dataDir, src.path);
-      const { image } = await decodePhotoFile(path);
-      const found = await detectFacesCached(path, image, runner, manifest, opts.pipeline ?? {}, cache);
+      const { image, bytes } = await decodePhotoFile(path);
+      const found = await detectFacesCached(bytes, image, runner, manifest, opts.pipeline ?? {}, cache);
       // Training crops are centred on their subject.
       const face = pickFace(found, image, 'central');
       if (!face) throw new Error('no face found');

@@ -33,7 +33,12 @@ export class PhotoError extends Error {
   }
 }
 
-export async function decodePhotoFile(path: string): Promise<DecodedPhoto> {
+/** A decoded file, with the bytes it was decoded from (the detection cache keys on them). */
+export interface DecodedPhotoFile extends DecodedPhoto {
+  bytes: Uint8Array;
+}
+
+export async function decodePhotoFile(path: string): Promise<DecodedPhotoFile> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -41,7 +46,7 @@ export async function decodePhotoFile(path: string): Promise<DecodedPhoto> {
     throw new PhotoError(basename(path), new Error(`cannot read the file (${(e as NodeJS.ErrnoException).code ?? e})`));
   }
   try {
-    return await decodePhotoBytes(bytes);
+    return { ...(await decodePhotoBytes(bytes)), bytes };
   } catch (e) {
     throw new PhotoError(path, e as Error);
   }

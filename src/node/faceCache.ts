@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fivePointsFrom68 } from '../core/landmarks.ts';
@@ -67,8 +67,8 @@ export class FaceCache {
   }
 
   /** The SHA-256 of the file's bytes: hashing a photo costs far less than detecting in it. */
-  async key(path: string): Promise<string> {
-    return createHash('sha256').update(await readFile(path)).digest('hex');
+  key(fileBytes: Uint8Array): string {
+    return createHash('sha256').update(fileBytes).digest('hex');
   }
 
   get(key: string): DetectedFace[] | undefined {
@@ -88,14 +88,14 @@ export class FaceCache {
 
 /** detectFaces, answered from the cache when this photo was seen with the same models before. */
 export async function detectFacesCached(
-  path: string,
+  fileBytes: Uint8Array,
   image: RgbImage,
   runner: ModelRunner,
   manifest: Manifest,
   pipeline: PipelineOptions,
   cache: FaceCache | null,
 ): Promise<DetectedFace[]> {
-  const key = cache ? await cache.key(path) : '';
+  const key = cache ? cache.key(fileBytes) : '';
   const hit = cache?.get(key);
   if (hit) return hit;
   const faces = await detectFaces(image, runner, manifest, pipeline);
