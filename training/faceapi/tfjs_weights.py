@@ -33,16 +33,16 @@ def _stored_weights(model_dir: Path, stem: str):
             raise ValueError(f"{stem}: read {offset} bytes of {len(blob)}")
 
 
+def _float_value(raw: np.ndarray, q) -> np.ndarray:
+    if q and "scale" in q:
+        # tfjs computes in double precision, then stores float32
+        return (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
+    return raw.astype(np.float32)  # plain float32, or float16 quantization
+
+
 def load_tfjs_weights(model_dir: Path, stem: str) -> dict[str, np.ndarray]:
     """Return ``{name: float32 array}`` for ``<stem>-weights_manifest.json`` in ``model_dir``."""
-    out: dict[str, np.ndarray] = {}
-    for w, raw, q in _stored_weights(model_dir, stem):
-        if q and "scale" in q:
-            # tfjs computes in double precision, then stores float32
-            out[w["name"]] = (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
-        else:  # plain float32, or float16 quantization
-            out[w["name"]] = raw.astype(np.float32)
-    return out
+    return {w["name"]: _float_value(raw, q) for w, raw, q in _stored_weights(model_dir, stem)}
 
 
 class TfjsWeight:
@@ -61,14 +61,13 @@ class TfjsWeight:
 
 def load_tfjs_weights_quantized(model_dir: Path, stem: str) -> dict[str, TfjsWeight]:
     """Like :func:`load_tfjs_weights` but keeps the raw uint8 codes of quantized weights."""
-    values = load_tfjs_weights(model_dir, stem)
     out: dict[str, TfjsWeight] = {}
     for w, raw, q in _stored_weights(model_dir, stem):
         name = w["name"]
         if q and "scale" in q:
-            out[name] = TfjsWeight(name, values[name], raw, float(q["scale"]), float(q["min"]))
+            out[name] = TfjsWeight(name, _float_value(raw, q), raw, float(q["scale"]), float(q["min"]))
         else:
-            out[name] = TfjsWeight(name, values[name], None, None, None)
+            out[name] = TfjsWeight(name, _float_value(raw, q), None, None, None)
     return out
 
 
