@@ -93,6 +93,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--relational", type=float, default=1.0, help="weight of the cosine-matrix loss")
+    ap.add_argument("--positives", type=int, default=0,
+                    help="same-identity pairs per batch (CelebA identities with two or more training faces); "
+                         "their cosine is matched to the teacher's with weight --positive-weight. 0: random batches")
+    ap.add_argument("--positive-weight", type=float, default=1.0)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -154,13 +158,37 @@ def main() -> None:
     base_lrs = [args.lr, args.lr * 3]
     seen, loss_sum = 0, 0.0
     stop = min(args.steps, args.until) if args.until is not None else args.steps
+    # Random batches hold almost no same-person pairs, yet verification is decided on them.
+    by_identity: dict[int, list[int]] = {}
+    for i in train_idx:
+        if cache.identities[i] >= 0:
+            by_identity.setdefault(int(cache.identities[i]), []).append(int(i))
+    multi = [v for v in by_identity.values() if len(v) >= 2]
+    if args.positives:
+        log(args.run, f"batches: {args.positives} same-identity pairs from {len(multi)} identities, "
+                      f"{args.batch - 2 * args.positives} random faces")
+
+    def sample_batch() -> np.ndarray:
+        rand = train_idx[torch.randint(0, len(train_idx), (args.batch - 2 * args.positives,), generator=gen).numpy()]
+        if not args.positives:
+            return rand  # the sequence of earlier runs, unchanged
+        pairs = []
+        for k in torch.randint(0, len(multi), (args.positives,), generator=gen).tolist():
+            a, b = torch.randperm(len(multi[k]), generator=gen)[:2].tolist()
+            pairs += [multi[k][a], multi[k][b]]
+        return np.concatenate([np.array(pairs, dtype=np.int64), rand])
+
     while step < stop and time.time() - started < args.minutes * 60:
-        idx = train_idx[torch.randint(0, len(train_idx), (args.batch,), generator=gen).numpy()]
+        idx = sample_batch()
         x, flipped = augment(cache.faces[idx], gen)
         target = torch.where(flipped[:, None], cache.teacher[idx, 1], cache.teacher[idx, 0]) - teacher_mean
         a = descriptor(model(x))
         loss = (1 - F.cosine_similarity(a, target)).mean()
         loss = loss + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+        if args.positives:
+            first, second = slice(0, 2 * args.positives, 2), slice(1, 2 * args.positives, 2)
+            gap = F.cosine_similarity(a[first], a[second]) - F.cosine_similarity(target[first], target[second])
+            loss = loss + args.positive_weight * gap.pow(2).mean()
         opt.zero_grad()
         loss.backward()
         warm = min(1.0, (step + 1) / 100)
