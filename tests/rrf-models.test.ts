@@ -2,6 +2,8 @@
  * The shipped restricted-receptive-field models, checked on their exported ONNX files:
  * - faithfulness: changing pixels outside patch i leaves feature i bit-for-bit unchanged, and
  *   changing pixels inside it changes it;
+ * - the manifest's `mirror` flag is true to the graph: with it, the features of a mirrored face
+ *   are the face's features at the mirrored positions;
  * - exactness: the per-patch contributions computed by the core module sum to the score;
  * - size: each file is at most 8 MB.
  */
@@ -97,6 +99,36 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
       expect(maxOutside, `patch ${i}: pixels outside it changed its feature`).toBe(0);
       expect(maxInside, `patch ${i}: pixels inside it did not change its feature`).toBeGreaterThan(1e-4);
     }
+  });
+
+  it(`features of a mirrored face ${model.mirror ? 'are' : 'are not'} the mirrored features (manifest mirror: ${model.mirror ?? false})`, async () => {
+    const boxes = model.patches!;
+    const P = boxes.length;
+    const plane = FACE * FACE;
+    const random = mulberry32(99);
+    const face = new Float32Array(3 * plane).map(() => random() * 2 - 1);
+    const flipped = new Float32Array(3 * plane);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < FACE; y++) {
+        for (let x = 0; x < FACE; x++) flipped[c * plane + y * FACE + x] = face[c * plane + y * FACE + (FACE - 1 - x)];
+      }
+    }
+    const batch = new Float32Array(6 * plane);
+    batch.set(face, 0);
+    batch.set(flipped, 3 * plane);
+    const t = Object.values(await runner.run(model.id, { data: batch, dims: [2, 3, FACE, FACE] }))[0];
+    const D = t.dims[2];
+    const mirrorOf = boxes.map(([x, y, w, h]) =>
+      boxes.findIndex(([x2, y2, w2, h2]) => x2 === FACE - x - w && y2 === y && w2 === w && h2 === h));
+    let maxDiff = 0;
+    for (let i = 0; i < P; i++) {
+      expect(mirrorOf[i], `patch ${i} has no mirrored patch`).toBeGreaterThanOrEqual(0);
+      for (let k = 0; k < D; k++) {
+        maxDiff = Math.max(maxDiff, Math.abs(t.data[i * D + k] - t.data[(P + mirrorOf[i]) * D + k]));
+      }
+    }
+    if (model.mirror) expect(maxDiff).toBeLessThan(1e-5);
+    else expect(maxDiff).toBeGreaterThan(1e-3);
   });
 
   it.skipIf(!hasSamples())('contributions sum to the score on real photos', async () => {

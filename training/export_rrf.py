@@ -7,7 +7,9 @@ Weights are quantised to uint8 per output channel (per patch and output for the 
 dequantised in the graph, as for the converted face-api models, which keeps each file under
 8 MB; the LFW accuracy in the manifest is measured afterwards on this very file
 (`patchface eval lfw ... --write-manifest`). The graph input is "faces" [N, 3, 112, 112]
-normalised (px - mean) * scale, the output "patches" [N, P, D].
+normalised (px - mean) * scale, the output "patches" [N, P, D]. With --mirror, patch feature i is the mean of the features of
+patch i and of its mirror image (run as the patch at the mirrored position), so the descriptor is
+the mean of the face's and its mirror image's, computed inside the graph patch by patch.
 """
 from __future__ import annotations
 
@@ -81,12 +83,15 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--id", required=True)
     ap.add_argument("--checkpoint", default="best.pt")
+    ap.add_argument("--mirror", action="store_true",
+                    help="each patch feature averages the patch with its mirror image, read at the mirrored "
+                         "position (twice the compute; still a function of the patch alone)")
     args = ap.parse_args()
     run = args.run.expanduser()
     state = torch.load(run / args.checkpoint)
     targs = state["args"]
     stride = None if targs.get("stride") in (None, "None") else int(targs["stride"])
-    model = RRFNet(int(targs["patch"]), stride)
+    model = RRFNet(int(targs["patch"]), stride, mirror=args.mirror)
     model.load_state_dict(state["model"])
     model.eval()
     macs = count_macs(model)
@@ -95,7 +100,8 @@ def main() -> None:
     path = mf.MODELS_DIR / f"{args.id}.onnx"
     p, d = model.num_patches, model.dim
     export_onnx(net, torch.zeros(1, 3, 112, 112), "faces", ["patches"], {"faces": {0: "N"}, "patches": {0: "N"}}, path,
-                f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch",
+                f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch"
+                + (" (averaged with its mirror image)" if model.mirror else ""),
                 {"patches": ["N", p, d]})
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     log_tail = (run / "train.log").read_text().strip().split("\n")
@@ -104,7 +110,7 @@ def main() -> None:
         "input": {"name": "faces", "size": 112, "layout": "NCHW", "rgb": True, "mean": list(MEAN), "scale": SCALE},
         "output": {"name": "patches", "dims": ["N", p, d]},
         "patches": model.boxes, "regionWeights": None, "threshold": None, "lfw": None,
-        "patchSize": model.patch, "stride": model.stride,
+        "patchSize": model.patch, "stride": model.stride, "mirror": model.mirror,
         "training": {
             "data": describe_data(Path(targs["cache"]).expanduser()),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",

@@ -39,6 +39,11 @@ export interface ModelEntry {
   /** Patch boxes `[x, y, w, h]` in aligned 112x112 pixels (patch models only). */
   patches: BoxXYWH[] | null;
   regionWeights: number[] | null;
+  /**
+   * Patch models: each patch feature averages the patch with its mirror image, computed inside
+   * the graph (run as the patch at the mirrored position), so it still sees only its own patch.
+   */
+  mirror?: boolean;
   /** Cosine threshold chosen on LFW (mean of the ten fold thresholds); "same" when score >= threshold. */
   threshold: number | null;
   lfw: LfwResult | null;

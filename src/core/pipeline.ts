@@ -136,8 +136,9 @@ export interface EmbedOptions {
   fullfaceCrop?: FullfaceCrop;
   /**
    * fullface only: the descriptor is the mean of those of the chip and of its mirror image
-   * (default true; on LFW it lifts 10-fold accuracy by about 0.3 points). Patch models never
-   * flip: a mirrored patch is another patch, and each patch feature must see only its own pixels.
+   * (default true; on LFW it lifts 10-fold accuracy by about 0.3 points). Patch models are never
+   * flipped here: the flipped face's patch i holds another patch's pixels. A patch model that
+   * averages with the mirror image does it inside its graph, patch by patch (manifest `mirror`).
    */
   fullfaceFlip?: boolean;
 }

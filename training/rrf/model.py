@@ -73,11 +73,20 @@ def _channels(name: str) -> int:
 
 
 class RRFNet(nn.Module):
-    def __init__(self, patch: int, stride: int | None = None, dim: int = 128):
+    def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False):
         super().__init__()
         self.patch = patch
         self.boxes = grid_boxes(patch, stride)
         self.stride = stride or patch
+        # mirror: each patch feature is the mean of the patch's own feature and that of its mirror
+        # image read as the patch at the mirrored position. Still a function of patch i alone, and
+        # the descriptor becomes the mean of the face's and its mirror image's descriptors.
+        self.mirror = mirror
+        where = {tuple(b): i for i, b in enumerate(self.boxes)}
+        mirrored = [where.get((FACE_SIZE - x - w, y, w, h)) for x, y, w, h in self.boxes]
+        if mirror and None in mirrored:
+            raise ValueError(f"the patch grid (patch {patch}, stride {self.stride}) is not left-right symmetric")
+        self.register_buffer("mirror_position", torch.tensor([m or 0 for m in mirrored]), persistent=False)
         self.num_patches = len(self.boxes)
         self.dim = dim
         self.stem = ConvUnit(3, 32, 7, 2, True)
@@ -103,6 +112,16 @@ class RRFNet(nn.Module):
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         """faces: [N, 3, 112, 112], normalised (px - MEAN_RGB) / 255. Returns [N, P, dim]."""
+        if not self.mirror:
+            return self.patch_features(faces)
+        n = faces.shape[0]
+        # index_select rather than flip: it exports to ONNX as a plain Gather.
+        flipped = faces.index_select(3, torch.arange(FACE_SIZE - 1, -1, -1))
+        both = self.patch_features(torch.cat([faces, flipped]))
+        # Patch i of the face, mirrored, sits at mirror_position[i] of the flipped face.
+        return 0.5 * (both[:n] + both[n:].index_select(1, self.mirror_position))
+
+    def patch_features(self, faces: torch.Tensor) -> torch.Tensor:
         n = faces.shape[0]
         x = self.cut_patches(faces)
         x = self.stem(x)
@@ -154,7 +173,7 @@ def count_macs(model: RRFNet) -> int:
         model(torch.zeros(1, 3, FACE_SIZE, FACE_SIZE))
     for h in handles:
         h.remove()
-    return macs + model.num_patches * model.heads.shape[1] * model.dim
+    return macs + (2 if model.mirror else 1) * model.num_patches * model.heads.shape[1] * model.dim
 
 
 MEAN = MEAN_RGB
