@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT / "training"))
 
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
+from rrf.data import load_cache, split_validation  # noqa: E402
 from rrf.model import MEAN, SCALE, RRFNet, count_macs  # noqa: E402
+from rrf.validation import Validation  # noqa: E402
 
 
 def quantise(w: np.ndarray, axes_kept: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,6 +99,11 @@ def main() -> None:
     macs = count_macs(model)
     params = sum(p.numel() for p in model.parameters())
     net = Exportable(model)
+    # Validation of what ships (quantised weights, mirror option), on the held-out identities.
+    cache = load_cache(Path(targs["cache"]).expanduser())
+    held_out = Validation.build(cache, split_validation(cache)[1], state["teacherMean"])
+    shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
+    print(f"validation of the exported network: {shipped_validation}")
     path = mf.MODELS_DIR / f"{args.id}.onnx"
     p, d = model.num_patches, model.dim
     export_onnx(net, torch.zeros(1, 3, 112, 112), "faces", ["patches"], {"faces": {0: "N"}, "patches": {0: "N"}}, path,
@@ -115,7 +122,8 @@ def main() -> None:
             "data": describe_data(Path(targs["cache"]).expanduser()),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
-            "validation": state["best"], "teacherValidation": summary.get("teacher"),
+            "validation": shipped_validation, "checkpointValidation": state["best"],
+            "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "commit": git_commit(),
             "params": params, "multiplyAddsPerFace": macs,
             "weights": "uint8 per output channel, dequantised in the graph",

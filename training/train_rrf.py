@@ -26,8 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import augment, centre_crop, load_cache, split_validation  # noqa: E402
+from rrf.data import augment, load_cache, split_validation  # noqa: E402
 from rrf.model import RRFNet, count_macs, descriptor  # noqa: E402
+from rrf.validation import Validation  # noqa: E402
 
 
 def log(run: Path, msg: str) -> None:
@@ -37,46 +38,9 @@ def log(run: Path, msg: str) -> None:
         f.write(line + "\n")
 
 
-def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All matched pairs within the held-out identities and as many random mismatched pairs."""
-    by_id: dict[int, list[int]] = {}
-    for i, ident in enumerate(identities):
-        by_id.setdefault(int(ident), []).append(i)
-    pos = [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
-    rng = np.random.default_rng(seed)
-    neg = []
-    while len(neg) < len(pos):
-        a, b = rng.integers(0, len(identities), 2)
-        if identities[a] != identities[b]:
-            neg.append((a, b))
-    pairs = np.array(pos + neg)
-    same = np.array([1] * len(pos) + [0] * len(neg))
-    return pairs[:, 0], pairs[:, 1], same
-
-
-def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    order = np.argsort(scores)
-    s, y = scores[order], same[order]
-    # threshold between sorted scores: predict same for scores above
-    correct = np.concatenate([[y.sum()], y.sum() - np.cumsum(y) + np.cumsum(1 - y)])
-    k = int(np.argmax(correct))
-    auc_ranks = np.argsort(np.argsort(scores)) + 1
-    n1, n0 = y.sum(), len(y) - y.sum()
-    auc = (auc_ranks[same == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    return correct[k] / len(y), float(auc)
-
-
 def cos_matrix(x: torch.Tensor) -> torch.Tensor:
     x = F.normalize(x, dim=1)
     return x @ x.t()
-
-
-@torch.no_grad()
-def embed(model: RRFNet, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    model.eval()
-    out = [descriptor(model(centre_crop(faces_u8[i:i + batch]))) for i in range(0, len(faces_u8), batch)]
-    model.train()
-    return torch.cat(out)
 
 
 def main() -> None:
@@ -132,17 +96,12 @@ def main() -> None:
     log(args.run, f"model: {sum(p.numel() for p in model.parameters())} parameters, "
                   f"{count_macs(model) / 1e6:.1f} M multiply-adds per face, {model.num_patches} patches")
 
-    va, vb, vsame = verification_pairs(cache.identities[val_idx])
-    val_faces = cache.faces[val_idx]
-    t_val = cache.teacher[val_idx, 0] - teacher_mean
-    t_acc, t_auc = best_accuracy(F.cosine_similarity(t_val[va], t_val[vb]).numpy(), vsame)
-    log(args.run, f"validation: {len(vsame)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
+    held_out = Validation.build(cache, val_idx, teacher_mean)
+    t_acc, t_auc = held_out.teacher_accuracy, held_out.teacher_auc
+    log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
 
     def validate() -> dict:
-        d = embed(model, val_faces)
-        acc, auc = best_accuracy(F.cosine_similarity(d[va], d[vb]).numpy(), vsame)
-        agree = F.cosine_similarity(d, t_val).mean().item()
-        return {"step": step, "accuracy": acc, "auc": auc, "teacherCos": agree}
+        return {"step": step, **held_out.score(model)}
 
     def save(path: Path) -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,

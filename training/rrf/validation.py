@@ -1,0 +1,79 @@
+"""Checkpoint choice on held-out CelebA identities: verification pairs, accuracy and AUC.
+
+Used by training (to pick the best checkpoint) and by export (to measure the exported network,
+quantised weights and mirror option included, on the same pairs). LFW is never used here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import Cache, centre_crop
+from .model import RRFNet, descriptor
+
+
+def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All matched pairs within the held-out identities and as many random mismatched pairs."""
+    by_id: dict[int, list[int]] = {}
+    for i, ident in enumerate(identities):
+        by_id.setdefault(int(ident), []).append(i)
+    pos = [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+    rng = np.random.default_rng(seed)
+    neg = []
+    while len(neg) < len(pos):
+        a, b = rng.integers(0, len(identities), 2)
+        if identities[a] != identities[b]:
+            neg.append((a, b))
+    pairs = np.array(pos + neg)
+    same = np.array([1] * len(pos) + [0] * len(neg))
+    return pairs[:, 0], pairs[:, 1], same
+
+
+def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """Accuracy at the best threshold, and the AUC."""
+    order = np.argsort(scores)
+    s, y = scores[order], same[order]
+    # threshold between sorted scores: predict same for scores above
+    correct = np.concatenate([[y.sum()], y.sum() - np.cumsum(y) + np.cumsum(1 - y)])
+    k = int(np.argmax(correct))
+    auc_ranks = np.argsort(np.argsort(scores)) + 1
+    n1, n0 = y.sum(), len(y) - y.sum()
+    auc = (auc_ranks[same == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return correct[k] / len(y), float(auc)
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    out = [descriptor(model(centre_crop(faces_u8[i:i + batch]))) for i in range(0, len(faces_u8), batch)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@dataclass
+class Validation:
+    """The held-out faces and pairs of one cache, and the teacher's score on them."""
+    faces: torch.Tensor
+    teacher: torch.Tensor  # centred teacher descriptors of the plain faces
+    a: np.ndarray
+    b: np.ndarray
+    same: np.ndarray
+    teacher_accuracy: float
+    teacher_auc: float
+
+    @staticmethod
+    def build(cache: Cache, val_idx: np.ndarray, teacher_mean: torch.Tensor) -> "Validation":
+        a, b, same = verification_pairs(cache.identities[val_idx])
+        t = cache.teacher[val_idx, 0] - teacher_mean
+        acc, auc = best_accuracy(F.cosine_similarity(t[a], t[b]).numpy(), same)
+        return Validation(cache.faces[val_idx], t, a, b, same, acc, auc)
+
+    def score(self, model: RRFNet | torch.nn.Module) -> dict:
+        d = embed(model, self.faces)
+        acc, auc = best_accuracy(F.cosine_similarity(d[self.a], d[self.b]).numpy(), self.same)
+        agree = F.cosine_similarity(d, self.teacher).mean().item()
+        return {"accuracy": acc, "auc": auc, "teacherCos": agree}
