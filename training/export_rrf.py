@@ -62,15 +62,16 @@ class Exportable(torch.nn.Module):
         return self.model(faces)
 
 
-def describe_data(cache: Path) -> str:
-    """What the run trained on, counted from the prepared cache's index."""
+def describe_data(cache: Path, limit: int | None) -> str:
+    """What the run's last segment trained on, counted from the prepared cache's index."""
     counts: dict[str, int] = {}
-    for row in (cache / "index.tsv").read_text().strip().split("\n")[1:]:
+    for row in (cache / "index.tsv").read_text().strip().split("\n")[1:][:limit]:
         dataset = row.split("\t")[2]
         counts[dataset] = counts.get(dataset, 0) + 1
     parts = ", ".join(f"{n:,} {d}" for d, n in sorted(counts.items()))
     return (f"{sum(counts.values()):,} faces ({parts}) from ../shared/data/train, aligned by the app's pipeline "
-            "(patchface prepare-training); held-out CelebA identities for validation; research-only sources")
+            "(patchface prepare-training); held-out CelebA identities for validation; research-only sources; "
+            "MODEL_CARD.md lists the data of every training segment")
 
 
 def git_commit() -> str:
@@ -93,6 +94,7 @@ def main() -> None:
     state = torch.load(run / args.checkpoint)
     targs = state["args"]
     stride = None if targs.get("stride") in (None, "None") else int(targs["stride"])
+    faces = None if targs.get("faces") in (None, "None") else int(targs["faces"])
     model = RRFNet(int(targs["patch"]), stride, mirror=args.mirror)
     model.load_state_dict(state["model"])
     model.eval()
@@ -100,7 +102,7 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters())
     net = Exportable(model)
     # Validation of what ships (quantised weights, mirror option), on the held-out identities.
-    cache = load_cache(Path(targs["cache"]).expanduser())
+    cache = load_cache(Path(targs["cache"]).expanduser(), faces)
     held_out = Validation.build(cache, split_validation(cache)[1], state["teacherMean"])
     shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
     print(f"validation of the exported network: {shipped_validation}")
@@ -119,7 +121,7 @@ def main() -> None:
         "patches": model.boxes, "regionWeights": None, "threshold": None, "lfw": None,
         "patchSize": model.patch, "stride": model.stride, "mirror": model.mirror,
         "training": {
-            "data": describe_data(Path(targs["cache"]).expanduser()),
+            "data": describe_data(Path(targs["cache"]).expanduser(), faces),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": shipped_validation, "checkpointValidation": state["best"],

@@ -54,6 +54,9 @@ def main() -> None:
     ap.add_argument("--until", type=int, default=None,
                     help="stop at this step (default: --steps); with --steps changed between resumed runs, "
                          "replays a run whose wall-clock budget ended mid-schedule")
+    ap.add_argument("--faces", type=int, default=None,
+                    help="use only the first N prepared faces: replays segments trained while the preparation "
+                         "was still running (the cache only ever grows by appending)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--relational", type=float, default=1.0, help="weight of the cosine-matrix loss")
@@ -69,7 +72,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.run.mkdir(parents=True, exist_ok=True)
-    cache = load_cache(args.cache.expanduser())
+    cache = load_cache(args.cache.expanduser(), args.faces)
     train_idx, val_idx = split_validation(cache)
     teacher_mean = cache.teacher[train_idx].reshape(-1, 128).mean(0)
     model = RRFNet(args.patch, args.stride)

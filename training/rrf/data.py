@@ -28,8 +28,13 @@ class Cache:
     identities: np.ndarray  # [N] int, -1 unknown
 
 
-def load_cache(directory: Path) -> Cache:
+def load_cache(directory: Path, limit: int | None = None) -> Cache:
+    """The prepared faces, or only the first ``limit`` of them."""
     rows = (directory / "index.tsv").read_text().strip().split("\n")[1:]
+    if limit is not None:
+        if limit > len(rows):
+            raise ValueError(f"{directory}: {limit} faces asked for, {len(rows)} prepared")
+        rows = rows[:limit]
     fields = [r.split("\t") for r in rows]
     n = len(fields)
     faces = np.fromfile(directory / "faces128.u8", dtype=np.uint8)
