@@ -95,7 +95,8 @@ def main() -> None:
     targs = state["args"]
     stride = None if targs.get("stride") in (None, "None") else int(targs["stride"])
     faces = None if targs.get("faces") in (None, "None") else int(targs["faces"])
-    model = RRFNet(int(targs["patch"]), stride, mirror=args.mirror)
+    input_size = None if targs.get("input_size") in (None, "None") else int(targs["input_size"])
+    model = RRFNet(int(targs["patch"]), stride, mirror=args.mirror, input_size=input_size)
     model.load_state_dict(state["model"])
     model.eval()
     macs = count_macs(model)
@@ -120,6 +121,7 @@ def main() -> None:
         "output": {"name": "patches", "dims": ["N", p, d]},
         "patches": model.boxes, "regionWeights": None, "threshold": None, "lfw": None,
         "patchSize": model.patch, "stride": model.stride, "mirror": model.mirror,
+        "patchInputSize": model.input_size,
         "training": {
             "data": describe_data(Path(targs["cache"]).expanduser(), faces),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",

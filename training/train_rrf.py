@@ -47,6 +47,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patch", type=int, choices=[28, 56], required=True)
     ap.add_argument("--stride", type=int, default=None, help="patch stride (default: patch size, no overlap)")
+    ap.add_argument("--input-size", type=int, default=None,
+                    help="resize each patch to this many pixels before the trunk (default: the patch size)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start a new run from this checkpoint's weights (new optimiser and schedule) "
+                         "instead of the teacher's")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train")
     ap.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log), outside the repo")
     ap.add_argument("--minutes", type=float, default=60, help="wall-clock budget of this invocation")
@@ -75,7 +80,7 @@ def main() -> None:
     cache = load_cache(args.cache.expanduser(), args.faces)
     train_idx, val_idx = split_validation(cache)
     teacher_mean = cache.teacher[train_idx].reshape(-1, 128).mean(0)
-    model = RRFNet(args.patch, args.stride)
+    model = RRFNet(args.patch, args.stride, input_size=args.input_size)
     state_path, best_path = args.run / "last.pt", args.run / "best.pt"
     heads = [p for n, p in model.named_parameters() if n == "heads"]
     trunk = [p for n, p in model.named_parameters() if n != "heads"]
@@ -92,7 +97,12 @@ def main() -> None:
         gen.set_state(state["gen"])
         log(args.run, f"resumed at step {step} (best {best})")
     else:
-        model.init_from_teacher()
+        if args.init:
+            init = torch.load(args.init.expanduser())
+            model.load_state_dict(init["model"])
+            teacher_mean = init["teacherMean"]  # the targets the weights were trained on
+        else:
+            model.init_from_teacher()
         log(args.run, f"new run: {vars(args)}")
     log(args.run, f"data: {len(cache.paths)} faces, train {len(train_idx)}, validation {len(val_idx)} "
                   f"({len(set(cache.identities[val_idx]))} held-out identities)")
@@ -113,7 +123,7 @@ def main() -> None:
 
     if step == 0:
         best = validate()
-        log(args.run, f"step 0 (teacher init) validation {best}")
+        log(args.run, f"step 0 ({'--init' if args.init else 'teacher'} weights) validation {best}")
         save(best_path)
     started = time.time()
     # From the arguments, not from the optimiser: a resumed optimiser holds the last decayed rate.

@@ -73,9 +73,14 @@ def _channels(name: str) -> int:
 
 
 class RRFNet(nn.Module):
-    def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False):
+    def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False,
+                 input_size: int | None = None):
         super().__init__()
         self.patch = patch
+        # input_size: each cut patch is resized (bilinear, on its own pixels only) to this size
+        # before the trunk. The trunk downsamples 64-fold, so at 28 or 56 px its last stages see
+        # a single position; a larger input brings the patch nearer the teacher's own scale.
+        self.input_size = input_size or patch
         self.boxes = grid_boxes(patch, stride)
         self.stride = stride or patch
         # mirror: each patch feature is the mean of the patch's own feature and that of its mirror
@@ -124,6 +129,8 @@ class RRFNet(nn.Module):
     def patch_features(self, faces: torch.Tensor) -> torch.Tensor:
         n = faces.shape[0]
         x = self.cut_patches(faces)
+        if self.input_size != self.patch:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         x = self.stem(x)
         x = F.max_pool2d(x, 3, 2, padding=1)
         for block in self.blocks:
