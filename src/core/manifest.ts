@@ -44,6 +44,8 @@ export interface ModelEntry {
    * the graph (run as the patch at the mirrored position), so it still sees only its own patch.
    */
   mirror?: boolean;
+  /** Patch models: the side each patch is resized to inside the graph before the trunk. */
+  patchInputSize?: number;
   /** Cosine threshold chosen on LFW (mean of the ten fold thresholds); "same" when score >= threshold. */
   threshold: number | null;
   lfw: LfwResult | null;
