@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "training"))
 
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
-from rrf.data import load_cache, split_validation  # noqa: E402
+from rrf.data import Cache, load_cache, split_validation  # noqa: E402
 from rrf.model import MEAN, SCALE, RRFNet, count_macs  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
@@ -62,16 +62,21 @@ class Exportable(torch.nn.Module):
         return self.model(faces)
 
 
-def describe_data(cache: Path, limit: int | None) -> str:
-    """What the run's last segment trained on, counted from the prepared cache's index."""
+def describe_data(cache: Cache) -> str:
+    """What the run's last segment trained on, counted from the cache it loaded."""
     counts: dict[str, int] = {}
-    for row in (cache / "index.tsv").read_text().strip().split("\n")[1:][:limit]:
-        dataset = row.split("\t")[2]
+    for dataset in cache.datasets:
         counts[dataset] = counts.get(dataset, 0) + 1
     parts = ", ".join(f"{n:,} {d}" for d, n in sorted(counts.items()))
     return (f"{sum(counts.values()):,} faces ({parts}) from ../shared/data/train, aligned by the app's pipeline "
             "(patchface prepare-training); held-out CelebA identities for validation; research-only sources; "
             "MODEL_CARD.md lists the data of every training segment")
+
+
+def saved_int(targs: dict[str, str], key: str) -> int | None:
+    """An optional integer argument as the checkpoint stored it (a string, "None" when unset)."""
+    value = targs.get(key)
+    return None if value in (None, "None") else int(value)
 
 
 def git_commit() -> str:
@@ -93,17 +98,15 @@ def main() -> None:
     run = args.run.expanduser()
     state = torch.load(run / args.checkpoint)
     targs = state["args"]
-    stride = None if targs.get("stride") in (None, "None") else int(targs["stride"])
-    faces = None if targs.get("faces") in (None, "None") else int(targs["faces"])
-    input_size = None if targs.get("input_size") in (None, "None") else int(targs["input_size"])
-    model = RRFNet(int(targs["patch"]), stride, mirror=args.mirror, input_size=input_size)
+    model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=args.mirror,
+                   input_size=saved_int(targs, "input_size"))
     model.load_state_dict(state["model"])
     model.eval()
     macs = count_macs(model)
     params = sum(p.numel() for p in model.parameters())
     net = Exportable(model)
     # Validation of what ships (quantised weights, mirror option), on the held-out identities.
-    cache = load_cache(Path(targs["cache"]).expanduser(), faces)
+    cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
     held_out = Validation.build(cache, split_validation(cache)[1], state["teacherMean"])
     shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
     print(f"validation of the exported network: {shipped_validation}")
@@ -123,7 +126,7 @@ def main() -> None:
         "patchSize": model.patch, "stride": model.stride, "mirror": model.mirror,
         "patchInputSize": model.input_size,
         "training": {
-            "data": describe_data(Path(targs["cache"]).expanduser(), faces),
+            "data": describe_data(cache),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": shipped_validation, "checkpointValidation": state["best"],

@@ -131,12 +131,13 @@ def main() -> None:
     seen, loss_sum = 0, 0.0
     stop = min(args.steps, args.until) if args.until is not None else args.steps
     # Random batches hold almost no same-person pairs, yet verification is decided on them.
-    by_identity: dict[int, list[int]] = {}
-    for i in train_idx:
-        if cache.identities[i] >= 0:
-            by_identity.setdefault(int(cache.identities[i]), []).append(int(i))
-    multi = [v for v in by_identity.values() if len(v) >= 2]
+    multi: list[list[int]] = []  # training faces of each identity with two or more
     if args.positives:
+        by_identity: dict[int, list[int]] = {}
+        for i in train_idx:
+            if cache.identities[i] >= 0:
+                by_identity.setdefault(int(cache.identities[i]), []).append(int(i))
+        multi = [v for v in by_identity.values() if len(v) >= 2]
         log(args.run, f"batches: {args.positives} same-identity pairs from {len(multi)} identities, "
                       f"{args.batch - 2 * args.positives} random faces")
 
