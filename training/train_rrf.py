@@ -27,7 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import augment, load_cache, split_validation  # noqa: E402
-from rrf.model import RRFNet, count_macs, descriptor  # noqa: E402
+from rrf.model import RRFNet, count_macs, descriptor, grid_boxes  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -99,7 +99,9 @@ def main() -> None:
     else:
         if args.init:
             init = torch.load(args.init.expanduser())
-            model.load_state_dict(init["model"])
+            source = init["args"]  # the source run's arguments, as strings
+            model.load_weights(init["model"], grid_boxes(int(source["patch"]), int(source["stride"])
+                                                         if source.get("stride", "None") != "None" else None))
             teacher_mean = init["teacherMean"]  # the targets the weights were trained on
         else:
             model.init_from_teacher()

@@ -105,6 +105,26 @@ class RRFNet(nn.Module):
         # One linear head per patch position: [P, 256, dim].
         self.heads = nn.Parameter(torch.zeros(self.num_patches, cin, dim))
 
+    @torch.no_grad()
+    def load_weights(self, state: dict, boxes: list[list[int]]) -> None:
+        """Loads another run's weights, whose heads belong to ``boxes``.
+
+        The trunk is shared by every position, so it carries over to any grid. A head carries over
+        where the box is the same; a position the source never had starts at zero. Its feature is
+        then 0, and since the descriptor is the mean of the features and only its direction
+        matters, the new grid starts out as exactly the source model.
+        """
+        state = dict(state)
+        source = state.pop("heads")
+        result = self.load_state_dict(state, strict=False)
+        if result.unexpected_keys or result.missing_keys != ["heads"]:
+            raise ValueError(f"weights do not fit this trunk: {result}")
+        where = {tuple(b): i for i, b in enumerate(boxes)}
+        self.heads.zero_()
+        for i, box in enumerate(self.boxes):
+            if tuple(box) in where:
+                self.heads[i] = source[where[tuple(box)]]
+
     def cut_patches(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 3, 112, 112] -> [N * P, 3, patch, patch], patch i of face n at n * P + i."""
         n = x.shape[0]
