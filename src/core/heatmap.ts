@@ -131,3 +131,16 @@ export function gridLines(boxes: readonly BoxXYWH[], size = 112): { xs: number[]
   }
   return { xs: [...xs].sort((p, q) => p - q), ys: [...ys].sort((p, q) => p - q) };
 }
+
+/**
+ * "16 patches of 28 px", or "9 overlapping patches of 56 px" when boxes overlap (stride smaller
+ * than the patch), so the reader knows each pixel may belong to more than one patch.
+ */
+export function describePatches(boxes: readonly BoxXYWH[]): string {
+  if (boxes.length === 0) return 'no patches';
+  const sides = new Set(boxes.map((b) => (b[2] === b[3] ? `${b[2]} px` : `${b[2]}x${b[3]} px`)));
+  const overlapping = boxes.some(([x, y, w, h], i) =>
+    boxes.some(([x2, y2, w2, h2], j) => j > i && x < x2 + w2 && x2 < x + w && y < y2 + h2 && y2 < y + h));
+  const noun = boxes.length === 1 ? 'patch' : 'patches';
+  return `${boxes.length} ${overlapping ? 'overlapping ' : ''}${noun} of ${[...sides].join(' / ')}`;
+}

@@ -1,4 +1,5 @@
 /** The score, its verdict at the model's operating point, the black-box baseline and the sum check. */
+import { describePatches } from '../core/heatmap.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { fmtScore, operatingPoint, verdictText } from './format.ts';
 
@@ -21,12 +22,11 @@ function ScoreBody({ result }: { result: ExplorerResult }) {
   const { model, comparison, baseline, sumA, sumB } = result;
   const op = operatingPoint(model);
   const holds = Math.abs(sumA - comparison.score) < SUM_TOLERANCE && Math.abs(sumB - comparison.score) < SUM_TOLERANCE;
-  const patches = comparison.patches.length;
   return (
     <>
       <div className="score-main">
         <span className="score-label">
-          {model.id} ({patches} patches of {comparison.patches[0]?.box[2] ?? '?'} px)
+          {model.id} ({describePatches(comparison.patches.map((p) => p.box))})
         </span>
         <span className="score-value" data-testid="score">
           {fmtScore(comparison.score)}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { divergingColor, gridLines, legendTicks, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import { describePatches, divergingColor, gridLines, legendTicks, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 
 const grid = (side: number, stride = side): BoxXYWH[] => {
@@ -62,4 +62,18 @@ describe('hit-testing and keyboard navigation', () => {
     [15, 'left', 14],
   ] as const)('from %s going %s -> %s', (from, dir, to) => expect(neighbourPatch(boxes, from, dir)).toBe(to));
   it('grid lines are the inner box edges', () => expect(gridLines(grid(56))).toEqual({ xs: [56], ys: [56] }));
+});
+
+describe('patch description', () => {
+  it('names a tiling grid plainly', () => {
+    expect(describePatches(grid(28))).toBe('16 patches of 28 px');
+    expect(describePatches(grid(56))).toBe('4 patches of 56 px');
+  });
+  it('says when patches overlap', () => expect(describePatches(grid(56, 28))).toBe('9 overlapping patches of 56 px'));
+  it('boxes that only touch do not overlap', () =>
+    expect(describePatches([[0, 0, 56, 56], [56, 0, 56, 56]])).toBe('2 patches of 56 px'));
+  it('copes with a single or no patch', () => {
+    expect(describePatches([[0, 0, 112, 112]])).toBe('1 patch of 112 px');
+    expect(describePatches([])).toBe('no patches');
+  });
 });
