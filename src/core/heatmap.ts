@@ -144,3 +144,25 @@ export function describePatches(boxes: readonly BoxXYWH[]): string {
   const noun = boxes.length === 1 ? 'patch' : 'patches';
   return `${boxes.length} ${overlapping ? 'overlapping ' : ''}${noun} of ${[...sides].join(' / ')}`;
 }
+
+/**
+ * Where to draw a per-patch marker so that markers do not pile up: each patch's box shrunk,
+ * about its centre, to the spacing between neighbouring patch centres (and never beyond its
+ * box). For a tiling grid that is the box itself; for 56 px patches at stride 28 it is the
+ * central 28x28 cell, which is also where `patchAt` picks that patch.
+ */
+export function markerCells(boxes: readonly BoxXYWH[]): BoxXYWH[] {
+  const spacing = (axis: 0 | 1, size: 2 | 3) => {
+    const centres = [...new Set(boxes.map((b) => b[axis] + b[size] / 2))].sort((p, q) => p - q);
+    let gap = Infinity;
+    for (let k = 1; k < centres.length; k++) gap = Math.min(gap, centres[k] - centres[k - 1]);
+    return gap;
+  };
+  const sx = spacing(0, 2);
+  const sy = spacing(1, 3);
+  return boxes.map(([x, y, w, h]) => {
+    const cw = Math.min(w, sx);
+    const ch = Math.min(h, sy);
+    return [x + (w - cw) / 2, y + (h - ch) / 2, cw, ch];
+  });
+}

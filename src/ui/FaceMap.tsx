@@ -4,7 +4,7 @@
  * other face's patch-to-patch agreement. Hit-testing is the pure `patchAt`.
  */
 import { useEffect, useRef, type KeyboardEvent, type MouseEvent } from 'react';
-import { divergingColor, gridLines, heatmapRgba, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
+import { divergingColor, gridLines, heatmapRgba, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
 import type { BoxXYWH, RgbImage } from '../core/types.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { useAppStore, type PanelId } from '../state/store.ts';
@@ -39,6 +39,8 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
   const setHover = useAppStore((s) => s.setHover);
   const boxes: BoxXYWH[] = result.comparison.patches.map((p) => p.box);
   const { xs, ys } = gridLines(boxes, SIZE);
+  // Overlapping patches would stack their outlines; each gets the cell around its centre instead.
+  const cells = markerCells(boxes);
   const label = `Face ${panel.toUpperCase()} heatmap`;
   const own = hover?.face === panel ? hover.index : -1;
   const cross = hover && hover.face !== panel ? crossValues(result, panel, hover.index) : null;
@@ -85,7 +87,7 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
             <line key={`y${y}`} y1={y} y2={y} x1={0} x2={SIZE} className="grid" />
           ))}
           {cross &&
-            boxes.map(([x, y, w, h], k) => {
+            cells.map(([x, y, w, h], k) => {
               const [r, g, b] = divergingColor(cross[k], crossMax);
               return (
                 <g key={k} data-testid={`cross-${panel}-${k}`}>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describePatches, divergingColor, gridLines, legendTicks, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import { describePatches, divergingColor, gridLines, markerCells, legendTicks, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 
 const grid = (side: number, stride = side): BoxXYWH[] => {
@@ -76,4 +76,24 @@ describe('patch description', () => {
     expect(describePatches([[0, 0, 112, 112]])).toBe('1 patch of 112 px');
     expect(describePatches([])).toBe('no patches');
   });
+});
+
+describe('marker cells', () => {
+  it('are the boxes themselves for a tiling grid', () => {
+    expect(markerCells(grid(28))).toEqual(grid(28));
+    expect(markerCells(grid(56))).toEqual(grid(56));
+  });
+  it('shrink overlapping boxes to the cell around their centre, where patchAt picks them', () => {
+    const boxes = grid(56, 28);
+    const cells = markerCells(boxes);
+    expect(cells[0]).toEqual([14, 14, 28, 28]);
+    expect(cells[4]).toEqual([42, 42, 28, 28]);
+    cells.forEach(([x, y, w, h], i) => {
+      expect(patchAt(boxes, x + 1, y + 1)).toBe(i);
+      expect(patchAt(boxes, x + w - 1, y + h - 1)).toBe(i);
+    });
+    // Cells do not overlap one another.
+    expect(describePatches(cells)).toBe('9 patches of 28 px');
+  });
+  it('a single box keeps its size', () => expect(markerCells([[0, 0, 112, 112]])).toEqual([[0, 0, 112, 112]]));
 });
