@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--mirror", action="store_true",
                     help="each patch feature averages the patch with its mirror image, read at the mirrored "
                          "position (twice the compute; still a function of the patch alone)")
+    ap.add_argument("--validate-only", action="store_true",
+                    help="measure the network as it would ship on the held-out identities, write nothing")
     args = ap.parse_args()
     run = args.run.expanduser()
     state = torch.load(run / args.checkpoint)
@@ -109,7 +111,9 @@ def main() -> None:
     cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
     held_out = Validation.build(cache, split_validation(cache)[1], state["teacherMean"])
     shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
-    print(f"validation of the exported network: {shipped_validation}")
+    print(f"validation of the exported network{' (mirror)' if args.mirror else ''}: {shipped_validation}")
+    if args.validate_only:
+        return
     path = mf.MODELS_DIR / f"{args.id}.onnx"
     p, d = model.num_patches, model.dim
     export_onnx(net, torch.zeros(1, 3, 112, 112), "faces", ["patches"], {"faces": {0: "N"}, "patches": {0: "N"}}, path,
