@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "training"))
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
 from rrf.data import Cache, load_cache, split_validation  # noqa: E402
-from rrf.model import MEAN, SCALE, RRFNet, count_macs  # noqa: E402
+from rrf.model import MEAN, SCALE, RRFNet, count_macs, saved_int  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -71,12 +71,6 @@ def describe_data(cache: Cache) -> str:
     return (f"{sum(counts.values()):,} faces ({parts}) from ../shared/data/train, aligned by the app's pipeline "
             "(patchface prepare-training); held-out CelebA identities for validation; research-only sources; "
             "MODEL_CARD.md lists the data of every training segment")
-
-
-def saved_int(targs: dict[str, str], key: str) -> int | None:
-    """An optional integer argument as the checkpoint stored it (a string, "None" when unset)."""
-    value = targs.get(key)
-    return None if value in (None, "None") else int(value)
 
 
 def git_commit() -> str:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import augment, load_cache, split_validation  # noqa: E402
-from rrf.model import RRFNet, count_macs, descriptor, grid_boxes  # noqa: E402
+from rrf.model import RRFNet, count_macs, descriptor, grid_boxes, saved_int  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -100,8 +100,7 @@ def main() -> None:
         if args.init:
             init = torch.load(args.init.expanduser())
             source = init["args"]  # the source run's arguments, as strings
-            model.load_weights(init["model"], grid_boxes(int(source["patch"]), int(source["stride"])
-                                                         if source.get("stride", "None") != "None" else None))
+            model.load_weights(init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride")))
             teacher_mean = init["teacherMean"]  # the targets the weights were trained on
         else:
             model.init_from_teacher()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describePatches, divergingColor, gridLines, markerCells, legendTicks, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import { describePatches, divergingColor, gridLines, legendTicks, markerCells, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 
 const grid = (side: number, stride = side): BoxXYWH[] => {

@@ -180,6 +180,12 @@ class RRFNet(nn.Module):
         self.heads.copy_(fc.unsqueeze(0).expand(self.num_patches, -1, -1))
 
 
+def saved_int(targs: dict[str, str], key: str) -> int | None:
+    """An optional integer argument as a checkpoint stores it (a string, "None" when unset)."""
+    value = targs.get(key)
+    return None if value in (None, "None") else int(value)
+
+
 def descriptor(patch_features: torch.Tensor) -> torch.Tensor:
     """The face descriptor A = mean_i a_i."""
     return patch_features.mean(dim=1)
