@@ -106,7 +106,7 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
     const map = page.getByTestId('facemap-a');
     const box = (await map.boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.4);
-    await expect.poll(() => page.getByTestId('inspect-rank').innerText()).toMatch(/^\d+ of 16$/);
+    await expect.poll(() => page.getByTestId('inspect-rank').innerText()).toMatch(new RegExp(`^\\d+ of ${P28}$`));
     expect(await page.getByTestId('inspect-contribution').innerText()).toMatch(/^[+-]\d\.\d{4}$/);
     expect(await page.getByTestId('inspect-share').innerText()).toMatch(/%$/);
     // The other face shows the row of the patch-to-patch matrix: one outline per patch.
@@ -116,7 +116,7 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
     await page.keyboard.press('ArrowRight');
     expect(await page.locator('h3', { hasText: 'Patch 2 of face A' }).count()).toBe(1);
     await page.getByTestId('bars-b').locator('li').first().hover();
-    await expect.poll(() => page.getByTestId('inspect-rank').innerText()).toBe('1 of 16');
+    await expect.poll(() => page.getByTestId('inspect-rank').innerText()).toBe(`1 of ${P28}`);
   });
 
   it('the 28/56 toggle switches the grid instantly and lives in the URL', async () => {

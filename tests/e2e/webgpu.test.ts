@@ -35,9 +35,11 @@ describe.skipIf(!ready)('explorer on the WebGPU backend (SwiftShader adapter), r
   let server: ViteDevServer;
   let page: Page;
   const wasm: Record<'a' | 'b', Record<string, Embedding>> = { a: {}, b: {} };
+  let calibrated = false;
 
   beforeAll(async () => {
     const runner = await createNodeRunner();
+    calibrated = findModel(runner.manifest, 'rrf28').threshold != null;
     for (const side of ['a', 'b'] as const) {
       const { image } = await decodePhotoFile(PHOTOS[side]);
       const [face] = await detectFaces(image, runner, runner.manifest);
@@ -87,7 +89,9 @@ describe.skipIf(!ready)('explorer on the WebGPU backend (SwiftShader adapter), r
       }
     }
     const text = await page.getByRole('status', { name: 'Similarity' }).innerText();
-    expect(text).toContain('Same person');
+    // A freshly exported model has no LFW threshold until `eval lfw --write-manifest` runs.
+    if (calibrated) expect(text).toContain('Same person');
+    else expect(text).toMatch(/not calibrated/i);
     expect(await page.getByTestId('sum-check').getAttribute('data-holds')).toBe('true');
   });
 });
