@@ -10,6 +10,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boxContains, boxesOverlap } from '../src/core/heatmap.ts';
 import { findModel, type ModelEntry } from '../src/core/manifest.ts';
 import { compareEmbeddings, detectFaces, embedFaces } from '../src/core/pipeline.ts';
 import { decodePhotoFile } from '../src/node/decodeImage.ts';
@@ -56,15 +57,13 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
     const plane = FACE * FACE;
     const random = mulberry32(1234);
     const base = new Float32Array(3 * plane).map(() => random() * 2 - 1);
-    const inBox = ([bx, by, bw, bh]: number[], x: number, y: number) => x >= bx && x < bx + bw && y >= by && y < by + bh;
     // Patches with disjoint boxes share one "inside changed" image: for patch i the other boxes
     // lie outside it, and the first check proves that pixels outside it do not matter, so a
     // change of feature i can only come from its own pixels. This keeps the batch small for
     // overlapping grids (49 patches: 4 such images instead of 49).
-    const disjoint = (a: number[], b: number[]) => a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0] || a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1];
     const groups: number[][] = [];
     boxes.forEach((box, i) => {
-      const group = groups.find((members) => members.every((j) => disjoint(boxes[j], box)));
+      const group = groups.find((members) => members.every((j) => !boxesOverlap(boxes[j], box)));
       if (group) group.push(i);
       else groups.push([i]);
     });
@@ -78,7 +77,7 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
       let changedOutside = 0;
       for (let y = 0; y < FACE; y++) {
         for (let x = 0; x < FACE; x++) {
-          if (inBox(box, x, y)) continue;
+          if (boxContains(box, x, y)) continue;
           for (let c = 0; c < 3; c++) {
             if (random() < 0.5) {
               outside[c * plane + y * FACE + x] = random() * 2 - 1;
@@ -94,7 +93,7 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
       const inside = base.slice();
       for (let y = 0; y < FACE; y++) {
         for (let x = 0; x < FACE; x++) {
-          if (!members.some((i) => inBox(boxes[i], x, y))) continue;
+          if (!members.some((i) => boxContains(boxes[i], x, y))) continue;
           for (let c = 0; c < 3; c++) {
             if (random() < 0.05) inside[c * plane + y * FACE + x] = random() * 2 - 1;
           }

@@ -76,6 +76,16 @@ export function legendTicks(vmax: number, count = 5): number[] {
   return Array.from({ length: count }, (_, k) => ((k - half) / half) * vmax);
 }
 
+/** Whether aligned pixel (x, y) lies in the box (left and top edges in, right and bottom out). */
+export function boxContains([bx, by, w, h]: BoxXYWH, x: number, y: number): boolean {
+  return x >= bx && y >= by && x < bx + w && y < by + h;
+}
+
+/** Whether two boxes share at least one pixel (boxes that only touch do not). */
+export function boxesOverlap([x, y, w, h]: BoxXYWH, [x2, y2, w2, h2]: BoxXYWH): boolean {
+  return x < x2 + w2 && x2 < x + w && y < y2 + h2 && y2 < y + h;
+}
+
 /**
  * The patch under aligned pixel (x, y), or -1. With overlapping patches, the one whose centre is
  * nearest wins (ties: lower index), so every point maps to the patch that "owns" it most.
@@ -83,8 +93,9 @@ export function legendTicks(vmax: number, count = 5): number[] {
 export function patchAt(boxes: readonly BoxXYWH[], x: number, y: number): number {
   let best = -1;
   let bestD = Infinity;
-  boxes.forEach(([bx, by, w, h], i) => {
-    if (x < bx || y < by || x >= bx + w || y >= by + h) return;
+  boxes.forEach((box, i) => {
+    if (!boxContains(box, x, y)) return;
+    const [bx, by, w, h] = box;
     const d = (x - (bx + w / 2)) ** 2 + (y - (by + h / 2)) ** 2;
     if (d < bestD) {
       bestD = d;
@@ -139,8 +150,7 @@ export function gridLines(boxes: readonly BoxXYWH[], size = 112): { xs: number[]
 export function describePatches(boxes: readonly BoxXYWH[]): string {
   if (boxes.length === 0) return 'no patches';
   const sides = new Set(boxes.map((b) => (b[2] === b[3] ? `${b[2]} px` : `${b[2]}x${b[3]} px`)));
-  const overlapping = boxes.some(([x, y, w, h], i) =>
-    boxes.some(([x2, y2, w2, h2], j) => j > i && x < x2 + w2 && x2 < x + w && y < y2 + h2 && y2 < y + h));
+  const overlapping = boxes.some((a, i) => boxes.some((b, j) => j > i && boxesOverlap(a, b)));
   const noun = boxes.length === 1 ? 'patch' : 'patches';
   return `${boxes.length} ${overlapping ? 'overlapping ' : ''}${noun} of ${[...sides].join(' / ')}`;
 }

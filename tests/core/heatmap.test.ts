@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describePatches, divergingColor, gridLines, legendTicks, markerCells, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import { boxContains, boxesOverlap, describePatches, divergingColor, gridLines, legendTicks, markerCells, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 
 const grid = (side: number, stride = side): BoxXYWH[] => {
@@ -96,4 +96,18 @@ describe('marker cells', () => {
     expect(describePatches(cells)).toBe('9 patches of 28 px');
   });
   it('a single box keeps its size', () => expect(markerCells([[0, 0, 112, 112]])).toEqual([[0, 0, 112, 112]]));
+});
+
+describe('box geometry', () => {
+  it('boxContains takes the left and top edges, not the right and bottom ones', () => {
+    const box: BoxXYWH = [28, 14, 28, 28];
+    expect([boxContains(box, 28, 14), boxContains(box, 55, 41), boxContains(box, 56, 20), boxContains(box, 30, 42), boxContains(box, 27, 20)]).toEqual([true, true, false, false, false]);
+  });
+
+  it('boxesOverlap: sharing a pixel overlaps, touching does not', () => {
+    expect(boxesOverlap([0, 0, 28, 28], [14, 14, 28, 28])).toBe(true);
+    expect(boxesOverlap([0, 0, 28, 28], [28, 0, 28, 28])).toBe(false);
+    expect(boxesOverlap([0, 0, 28, 28], [0, 28, 28, 28])).toBe(false);
+    expect(boxesOverlap([0, 0, 56, 56], [28, 28, 56, 56])).toBe(true);
+  });
 });
