@@ -176,3 +176,23 @@ export function markerCells(boxes: readonly BoxXYWH[]): BoxXYWH[] {
     return [x + (w - cw) / 2, y + (h - ch) / 2, cw, ch];
   });
 }
+
+/** How many of the other face's cells print their agreement value; see `labelledCells`. */
+export const CROSS_LABELS = 16;
+
+/**
+ * Which marker cells carry a printed value. Every cell keeps its coloured outline; the numbers go
+ * only on the `limit` strongest (by magnitude), because 49 six-character values in 16 px cells are
+ * a wall of text in which the few that matter cannot be found. Ties keep patch order.
+ */
+export function labelledCells(values: ArrayLike<number>, limit = CROSS_LABELS): Set<number> {
+  const idx = Array.from({ length: values.length }, (_, i) => i);
+  idx.sort((i, j) => Math.abs(values[j]) - Math.abs(values[i]) || i - j);
+  return new Set(idx.slice(0, Math.max(0, limit)));
+}
+
+/** Font size (in aligned-face pixels) at which a value like "-0.123" fits inside a cell of width `cellWidth`. */
+export function cellFontSize(cellWidth: number, maxSize = 4.5): number {
+  // Six characters at about 0.6 em each, with a little margin.
+  return Math.min(maxSize, cellWidth / 4);
+}

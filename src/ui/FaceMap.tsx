@@ -4,7 +4,7 @@
  * other face's patch-to-patch agreement. Hit-testing is the pure `patchAt`.
  */
 import { useEffect, useRef, type KeyboardEvent, type MouseEvent } from 'react';
-import { divergingColor, gridLines, heatmapRgba, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
+import { cellFontSize, divergingColor, gridLines, labelledCells, heatmapRgba, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
 import type { BoxXYWH, RgbImage } from '../core/types.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { useAppStore, type PanelId } from '../state/store.ts';
@@ -45,6 +45,7 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
   const own = hover?.face === panel ? hover.index : -1;
   const cross = hover && hover.face !== panel ? crossValues(result, panel, hover.index) : null;
   const crossMax = cross ? Math.max(1e-12, ...cross.map(Math.abs)) : 1;
+  const labelled = cross ? labelledCells(cross) : null;
 
   const onMouseMove = (e: MouseEvent<HTMLDivElement>) => {
     const r = e.currentTarget.getBoundingClientRect();
@@ -92,9 +93,11 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
               return (
                 <g key={k} data-testid={`cross-${panel}-${k}`}>
                   <rect x={x + 1} y={y + 1} width={w - 2} height={h - 2} fill="none" stroke={`rgb(${r},${g},${b})`} strokeWidth={0.5 + (2.5 * Math.abs(cross[k])) / crossMax} />
-                  <text x={x + w / 2} y={y + h / 2} className="cross-value">
-                    {cross[k].toFixed(3)}
-                  </text>
+                  {labelled!.has(k) && (
+                    <text x={x + w / 2} y={y + h / 2} className="cross-value" fontSize={cellFontSize(w)} data-testid={`cross-value-${panel}-${k}`}>
+                      {cross[k].toFixed(3)}
+                    </text>
+                  )}
                 </g>
               );
             })}

@@ -1,5 +1,6 @@
 /** Details of the hovered patch: contribution, share of the score, rank, both crops, best match. */
 import { rankPatches } from '../core/decompose.ts';
+import { CROSS_LABELS } from '../core/heatmap.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { useAppStore } from '../state/store.ts';
 import { fmtContribution, fmtShare } from './format.ts';
@@ -60,7 +61,7 @@ export function Inspector({ result }: { result: ExplorerResult }) {
       </div>
       <p className="hint">
         {matrix
-          ? `Outlines on face ${other}: how much each of its patches agrees with this one (a ${face === 'a' ? 'row' : 'column'} of the patch-to-patch matrix).`
+          ? `Outlines on face ${other}: how much each of its patches agrees with this one (a ${face === 'a' ? 'row' : 'column'} of the patch-to-patch matrix)${P > CROSS_LABELS ? `; values printed on its ${CROSS_LABELS} strongest` : ''}.`
           : `Region-weighted model: this region is compared only with the same region of face ${other}.`}
       </p>
     </aside>

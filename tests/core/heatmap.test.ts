@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxContains, boxesOverlap, describePatches, divergingColor, gridLines, legendTicks, markerCells, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import { boxContains, boxesOverlap, cellFontSize, CROSS_LABELS, describePatches, divergingColor, gridLines, labelledCells, legendTicks, markerCells, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 
 const grid = (side: number, stride = side): BoxXYWH[] => {
@@ -109,5 +109,27 @@ describe('box geometry', () => {
     expect(boxesOverlap([0, 0, 28, 28], [28, 0, 28, 28])).toBe(false);
     expect(boxesOverlap([0, 0, 28, 28], [0, 28, 28, 28])).toBe(false);
     expect(boxesOverlap([0, 0, 56, 56], [28, 28, 56, 56])).toBe(true);
+  });
+});
+
+describe('printed agreement values', () => {
+  it('label every cell when there are few, and only the strongest by magnitude when there are many', () => {
+    expect([...labelledCells([0.1, -0.3, 0.2])].sort()).toEqual([0, 1, 2]);
+    const values = Array.from({ length: 49 }, (_, i) => (i % 2 ? -1 : 1) * i * 0.001);
+    const shown = labelledCells(values);
+    expect(shown.size).toBe(CROSS_LABELS);
+    // The strongest 16 are patches 33..48, whatever their sign.
+    expect([...shown].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, k) => 33 + k));
+    expect(labelledCells(values, 3)).toEqual(new Set([48, 47, 46]));
+  });
+  it('break ties by patch order, so the choice is stable between renders', () => {
+    expect([...labelledCells([0.5, -0.5, 0.5, 0.1], 2)]).toEqual([0, 1]);
+  });
+  it('fit a six-character value inside the cell', () => {
+    expect(cellFontSize(28)).toBe(4.5);
+    // 7x7 grid at stride 14: 16 px cells; six glyphs of ~0.6 em must stay inside.
+    const size = cellFontSize(16);
+    expect(6 * 0.6 * size).toBeLessThan(16);
+    expect(size).toBeGreaterThan(3);
   });
 });

@@ -111,6 +111,24 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
     expect(await page.getByTestId('inspect-share').innerText()).toMatch(/%$/);
     // The other face shows the row of the patch-to-patch matrix: one outline per patch.
     expect(await page.locator('[data-testid^="cross-b-"]').count()).toBe(Number(P28));
+    // Values are printed on at most 16 of them, each inside its own cell, none over another.
+    const labels = await page.locator('[data-testid^="cross-value-b-"]').evaluateAll((nodes) =>
+      nodes.map((n) => {
+        const t = n.getBoundingClientRect();
+        const c = n.parentElement!.querySelector('rect')!.getBoundingClientRect();
+        return { t: [t.left, t.top, t.right, t.bottom], c: [c.left, c.top, c.right, c.bottom] };
+      }),
+    );
+    expect(labels.length).toBe(Math.min(Number(P28), 16));
+    for (const { t, c } of labels) {
+      expect(t[0]).toBeGreaterThanOrEqual(c[0] - 1);
+      expect(t[2]).toBeLessThanOrEqual(c[2] + 1);
+    }
+    for (let i = 0; i < labels.length; i++)
+      for (let j = i + 1; j < labels.length; j++) {
+        const [a, b] = [labels[i].t, labels[j].t];
+        expect(a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1]).toBe(true);
+      }
     await page.mouse.move(0, 0);
     await map.focus();
     await page.keyboard.press('ArrowRight');
