@@ -14,6 +14,7 @@ the mean of the face's and its mirror image's, computed inside the graph patch b
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import subprocess
 import sys
@@ -73,6 +74,24 @@ def describe_data(cache: Cache) -> str:
             "MODEL_CARD.md lists the data of every training segment")
 
 
+def checkpoint_validation(run: Path, state: dict) -> dict | None:
+    """The training-time validation of this checkpoint's own step (not the run's best, which
+    last.pt also carries). Checkpoints saved before train_rrf.py stored it: the run's log."""
+    if state.get("validation"):
+        return state["validation"]
+    if state["best"].get("step") == state["step"]:
+        return state["best"]
+    found = None
+    log_path = run / "train.log"
+    for line in (log_path.read_text().splitlines() if log_path.exists() else []):
+        _, sep, rest = line.partition(" validation {")
+        if sep:
+            v = ast.literal_eval("{" + rest.removesuffix(" (best)"))
+            if v.get("step") == state["step"]:
+                found = v  # the latest, should a step have been scored twice
+    return found
+
+
 def git_commit() -> str:
     try:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
@@ -127,7 +146,7 @@ def main() -> None:
             "data": describe_data(cache),
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
-            "validation": shipped_validation, "checkpointValidation": state["best"],
+            "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "commit": git_commit(),
             "params": params, "multiplyAddsPerFace": macs,

@@ -115,21 +115,32 @@ def main() -> None:
     log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
 
     def validate() -> dict:
-        return {"step": step, **held_out.score(model)}
+        return {"step": step, "pairs": len(held_out.same), **held_out.score(model)}
 
-    def save(path: Path) -> None:
+    def save(path: Path, validation: dict | None = None) -> None:
+        # `validation` is this checkpoint's own score (None if not scored at this step); `best` is the run's best.
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                    "validation": validation,
                     "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
                     "teacherMean": teacher_mean}, path)
+
+    if step > 0 and best.get("pairs") != len(held_out.same) and best_path.exists():
+        # The held-out set changed since the best was scored (the cache grew, or --faces differs), so
+        # its score is not comparable with the scores to come: score the best checkpoint again here.
+        kept = RRFNet(args.patch, args.stride, input_size=args.input_size)
+        kept.load_state_dict(torch.load(best_path)["model"])
+        best = {"step": best["step"], "pairs": len(held_out.same), **held_out.score(kept)}
+        log(args.run, f"best checkpoint re-scored on this held-out set: {best}")
 
     if step == 0:
         best = validate()
         log(args.run, f"step 0 ({'--init' if args.init else 'teacher'} weights) validation {best}")
-        save(best_path)
+        save(best_path, best)
     started = time.time()
     # From the arguments, not from the optimiser: a resumed optimiser holds the last decayed rate.
     base_lrs = [args.lr, args.lr * 3]
     seen, loss_sum = 0, 0.0
+    last_validation: dict = {}
     stop = min(args.steps, args.until) if args.until is not None else args.steps
     # Random batches hold almost no same-person pairs, yet verification is decided on them.
     multi: list[list[int]] = []  # training faces of each identity with two or more
@@ -182,10 +193,11 @@ def main() -> None:
             improved = v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["auc"] > best.get("auc", 0))
             if improved:
                 best = v
-                save(best_path)
-            save(state_path)
+                save(best_path, v)
+            save(state_path, v)
             log(args.run, f"validation {v}{' (best)' if improved else ''}")
-    save(state_path)
+            last_validation = v
+    save(state_path, last_validation if last_validation.get("step") == step else None)
     (args.run / "summary.json").write_text(json.dumps({"best": best, "step": step, "teacher": {"accuracy": t_acc, "auc": t_auc}}, indent=2))
     log(args.run, f"stopped at step {step}; best {best}")
 
