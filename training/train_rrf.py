@@ -114,8 +114,9 @@ def main() -> None:
     t_acc, t_auc = held_out.teacher_accuracy, held_out.teacher_auc
     log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
 
-    def validate() -> dict:
-        return {"step": step, "pairs": len(held_out.same), **held_out.score(model)}
+    def validate(net: torch.nn.Module = model, at_step: int | None = None) -> dict:
+        # `pairs` says which held-out set the score is on; scores on different sets do not compare.
+        return {"step": step if at_step is None else at_step, "pairs": len(held_out.same), **held_out.score(net)}
 
     def save(path: Path, validation: dict | None = None) -> None:
         # `validation` is this checkpoint's own score (None if not scored at this step); `best` is the run's best.
@@ -129,7 +130,7 @@ def main() -> None:
         # its score is not comparable with the scores to come: score the best checkpoint again here.
         kept = RRFNet(args.patch, args.stride, input_size=args.input_size)
         kept.load_state_dict(torch.load(best_path)["model"])
-        best = {"step": best["step"], "pairs": len(held_out.same), **held_out.score(kept)}
+        best = validate(kept, best["step"])
         log(args.run, f"best checkpoint re-scored on this held-out set: {best}")
 
     if step == 0:

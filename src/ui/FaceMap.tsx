@@ -4,7 +4,7 @@
  * other face's patch-to-patch agreement. Hit-testing is the pure `patchAt`.
  */
 import { useEffect, useRef, type KeyboardEvent, type MouseEvent } from 'react';
-import { cellFontSize, divergingColor, gridLines, labelledCells, heatmapRgba, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
+import { cellFontSize, divergingColor, gridLines, heatmapRgba, labelledCells, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
 import type { BoxXYWH, RgbImage } from '../core/types.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { useAppStore, type PanelId } from '../state/store.ts';
