@@ -71,16 +71,26 @@ def main() -> None:
     ap.add_argument("--positive-weight", type=float, default=1.0)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (faces, augmentation and steps on the GPU)")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the training steps (GPU)")
+    ap.add_argument("--schedule", choices=["steps", "time"], default="steps",
+                    help="steps: the cosine decay runs over --steps (deterministic, resumable). time: over "
+                         "--minutes of wall clock, ending there (for a GPU lease of fixed length)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     args.run.mkdir(parents=True, exist_ok=True)
     cache = load_cache(args.cache.expanduser(), args.faces)
     train_idx, val_idx = split_validation(cache)
     teacher_mean = cache.teacher[train_idx].reshape(-1, 128).mean(0)
-    model = RRFNet(args.patch, args.stride, input_size=args.input_size)
+    model = RRFNet(args.patch, args.stride, input_size=args.input_size).to(dev)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last)
     state_path, best_path = args.run / "last.pt", args.run / "best.pt"
     heads = [p for n, p in model.named_parameters() if n == "heads"]
     trunk = [p for n, p in model.named_parameters() if n != "heads"]
@@ -88,9 +98,9 @@ def main() -> None:
     step, best = 0, {"accuracy": -1.0}
     gen = torch.Generator().manual_seed(args.seed)
     if state_path.exists():
-        state = torch.load(state_path)
+        state = torch.load(state_path, map_location=dev)
         # Keep the targets of the run (the cache may have grown since it started).
-        teacher_mean = state["teacherMean"]
+        teacher_mean = state["teacherMean"].cpu()
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
@@ -98,10 +108,10 @@ def main() -> None:
         log(args.run, f"resumed at step {step} (best {best})")
     else:
         if args.init:
-            init = torch.load(args.init.expanduser())
+            init = torch.load(args.init.expanduser(), map_location=dev)
             source = init["args"]  # the source run's arguments, as strings
             model.load_weights(init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride")))
-            teacher_mean = init["teacherMean"]  # the targets the weights were trained on
+            teacher_mean = init["teacherMean"].cpu()  # the targets the weights were trained on
         else:
             model.init_from_teacher()
         log(args.run, f"new run: {vars(args)}")
@@ -111,6 +121,8 @@ def main() -> None:
                   f"{count_macs(model) / 1e6:.1f} M multiply-adds per face, {model.num_patches} patches")
 
     held_out = Validation.build(cache, val_idx, teacher_mean)
+    faces = cache.faces.to(dev)  # 1.2 GB of uint8 faces: on a GPU, batches are cut there
+    target_mean = teacher_mean.to(dev)
     t_acc, t_auc = held_out.teacher_accuracy, held_out.teacher_auc
     log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
 
@@ -129,7 +141,8 @@ def main() -> None:
         # The held-out set changed since the best was scored (the cache grew, or --faces differs), so
         # its score is not comparable with the scores to come: score the best checkpoint again here.
         kept = RRFNet(args.patch, args.stride, input_size=args.input_size)
-        kept.load_state_dict(torch.load(best_path)["model"])
+        kept.load_state_dict(torch.load(best_path, map_location="cpu")["model"])
+        kept.to(dev)
         best = validate(kept, best["step"])
         log(args.run, f"best checkpoint re-scored on this held-out set: {best}")
 
@@ -164,11 +177,26 @@ def main() -> None:
             pairs += [multi[k][a], multi[k][b]]
         return np.concatenate([np.array(pairs, dtype=np.int64), rand])
 
-    while step < stop and time.time() - started < args.minutes * 60:
+    budget = args.minutes * 60
+    def checkpoint() -> dict:
+        """Scores this step on the held-out pairs, keeps it as best if it is, saves last.pt."""
+        nonlocal best
+        v = validate()
+        improved = v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["auc"] > best.get("auc", 0))
+        if improved:
+            best = v
+            save(best_path, v)
+        save(state_path, v)
+        log(args.run, f"validation {v}{' (best)' if improved else ''}")
+        return v
+
+    while step < stop and time.time() - started < budget:
         idx = sample_batch()
-        x, flipped = augment(cache.faces[idx], gen)
-        target = torch.where(flipped[:, None], cache.teacher[idx, 1], cache.teacher[idx, 0]) - teacher_mean
-        a = descriptor(model(x))
+        x, flipped = augment(faces[idx], gen)
+        both = cache.teacher[idx].to(dev)
+        target = torch.where(flipped[:, None], both[:, 1], both[:, 0]) - target_mean
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
+            a = descriptor(model(x)).float()
         loss = (1 - F.cosine_similarity(a, target)).mean()
         loss = loss + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
         if args.positives:
@@ -178,7 +206,9 @@ def main() -> None:
         opt.zero_grad()
         loss.backward()
         warm = min(1.0, (step + 1) / 100)
-        decay = 0.5 * (1 + math.cos(math.pi * min(step, args.steps) / args.steps))
+        progress = min(step, args.steps) / args.steps if args.schedule == "steps" else \
+            min(1.0, (time.time() - started) / budget)
+        decay = 0.5 * (1 + math.cos(math.pi * progress))
         for g, lr in zip(opt.param_groups, base_lrs):
             g["lr"] = lr * warm * decay
         opt.step()
@@ -190,14 +220,9 @@ def main() -> None:
             log(args.run, f"step {step} loss {loss_sum / 50:.4f} ({rate:.1f} faces/s)")
             loss_sum = 0.0
         if step % args.eval_every == 0 or step == args.steps:
-            v = validate()
-            improved = v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["auc"] > best.get("auc", 0))
-            if improved:
-                best = v
-                save(best_path, v)
-            save(state_path, v)
-            log(args.run, f"validation {v}{' (best)' if improved else ''}")
-            last_validation = v
+            last_validation = checkpoint()
+    if args.schedule == "time" and last_validation.get("step") != step:
+        last_validation = checkpoint()  # the end of a time schedule (learning rate near 0) is always scored
     save(state_path, last_validation if last_validation.get("step") == step else None)
     (args.run / "summary.json").write_text(json.dumps({"best": best, "step": step, "teacher": {"accuracy": t_acc, "auc": t_auc}}, indent=2))
     log(args.run, f"stopped at step {step}; best {best}")

@@ -60,13 +60,13 @@ def split_validation(cache: Cache, val_identities: int = 20, seed: int = 0) -> t
 
 
 def centre_crop(faces_u8: torch.Tensor) -> torch.Tensor:
-    """[B, 128, 128, 3] uint8 -> [B, 3, 112, 112] normalised, no augmentation."""
+    """[B, 128, 128, 3] uint8 -> [B, 3, 112, 112] normalised, no augmentation (on the faces' device)."""
     x = faces_u8[:, MARGIN:MARGIN + FACE_SIZE, MARGIN:MARGIN + FACE_SIZE].permute(0, 3, 1, 2).float()
     return normalise(x)
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(MEAN, dtype=x.dtype).reshape(1, 3, 1, 1)
+    mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
     return (x - mean) * SCALE
 
 
@@ -83,10 +83,14 @@ def augment(faces_u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor,
 
     Alignment jitter (scale 0.92-1.08, rotation +-6 deg, shift +-4 px), horizontal flips,
     colour (brightness, contrast, saturation, grey), blur and low-resolution copies.
+    The pixels stay on the faces' device (a GPU); the random draws come from ``gen`` on the CPU
+    in the same order either way, so a CPU run replays exactly.
     """
     b = faces_u8.shape[0]
+    dev = faces_u8.device
     x = faces_u8.permute(0, 3, 1, 2).float()
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)  # noqa: E731
+    on = lambda t: t.to(dev)  # noqa: E731
     scale = u(0.92, 1.08)
     angle = u(-6, 6) * math.pi / 180
     tx, ty = u(-4, 4), u(-4, 4)
@@ -98,28 +102,30 @@ def augment(faces_u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor,
         torch.stack([cos * sx, -sin, tx / (STORED / 2)], 1),
         torch.stack([sin * sx, cos, ty / (STORED / 2)], 1),
     ], 1)
-    grid = F.affine_grid(theta, [b, 3, FACE_SIZE, FACE_SIZE], align_corners=False)
+    grid = F.affine_grid(on(theta), [b, 3, FACE_SIZE, FACE_SIZE], align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     # Colour.
     bright = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.7, 1.3), torch.ones(b))
-    x = x * bright.reshape(b, 1, 1, 1)
+    x = x * on(bright).reshape(b, 1, 1, 1)
     contrast = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.7, 1.3), torch.ones(b))
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * contrast.reshape(b, 1, 1, 1) + mean
+    x = (x - mean) * on(contrast).reshape(b, 1, 1, 1) + mean
     grey = x.mean(dim=1, keepdim=True)
     sat = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.6, 1.4), torch.ones(b))
     sat = torch.where(torch.rand(b, generator=gen) < 0.05, torch.zeros(b), sat)
-    x = grey + (x - grey) * sat.reshape(b, 1, 1, 1)
+    x = grey + (x - grey) * on(sat).reshape(b, 1, 1, 1)
 
     # Blur and low resolution, each on a random subset.
     blur = torch.rand(b, generator=gen) < 0.15
     if blur.any():
         sigma = float(u(0.6, 1.6)[0])
-        x[blur] = F.conv2d(F.pad(x[blur], (2, 2, 2, 2), mode="replicate"), _gaussian_kernel(sigma), groups=3)
+        blur = on(blur)
+        x[blur] = F.conv2d(F.pad(x[blur], (2, 2, 2, 2), mode="replicate"), on(_gaussian_kernel(sigma)), groups=3)
     low = torch.rand(b, generator=gen) < 0.2
     if low.any():
         side = int(torch.randint(20, 57, (1,), generator=gen))
+        low = on(low)
         small = F.interpolate(x[low], size=(side, side), mode="bilinear", align_corners=False, antialias=True)
         x[low] = F.interpolate(small, size=(FACE_SIZE, FACE_SIZE), mode="bilinear", align_corners=False)
-    return normalise(x.clamp(0, 255)), flip
+    return normalise(x.clamp(0, 255)), on(flip)

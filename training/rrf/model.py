@@ -141,7 +141,7 @@ class RRFNet(nn.Module):
             return self.patch_features(faces)
         n = faces.shape[0]
         # index_select rather than flip: it exports to ONNX as a plain Gather.
-        flipped = faces.index_select(3, torch.arange(FACE_SIZE - 1, -1, -1))
+        flipped = faces.index_select(3, torch.arange(FACE_SIZE - 1, -1, -1, device=faces.device))
         both = self.patch_features(torch.cat([faces, flipped]))
         # Patch i of the face, mirrored, sits at mirror_position[i] of the flipped face.
         return 0.5 * (both[:n] + both[n:].index_select(1, self.mirror_position))
@@ -203,7 +203,7 @@ def count_macs(model: RRFNet) -> int:
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
     with torch.no_grad():
-        model(torch.zeros(1, 3, FACE_SIZE, FACE_SIZE))
+        model(torch.zeros(1, 3, FACE_SIZE, FACE_SIZE, device=model.heads.device))
     for h in handles:
         h.remove()
     return macs + (2 if model.mirror else 1) * model.num_patches * model.heads.shape[1] * model.dim

@@ -49,7 +49,9 @@ def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
 def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
     was_training = model.training
     model.eval()
-    out = [descriptor(model(centre_crop(faces_u8[i:i + batch]))) for i in range(0, len(faces_u8), batch)]
+    dev = next(model.parameters()).device  # the faces go to the model (CPU or GPU); descriptors come back
+    out = [descriptor(model(centre_crop(faces_u8[i:i + batch].to(dev)))).float().cpu()
+           for i in range(0, len(faces_u8), batch)]
     model.train(was_training)
     return torch.cat(out)
 
