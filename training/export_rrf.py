@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "training"))
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
 from rrf.data import Cache, load_cache, split_validation  # noqa: E402
-from rrf.model import MEAN, SCALE, RRFNet, count_macs, saved_int  # noqa: E402
+from rrf.model import MEAN, SCALE, RRFNet, count_macs, load_checkpoint, saved_int  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -111,7 +111,7 @@ def main() -> None:
                     help="measure the network as it would ship on the held-out identities, write nothing")
     args = ap.parse_args()
     run = args.run.expanduser()
-    state = torch.load(run / args.checkpoint)
+    state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
     model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=args.mirror,
                    input_size=saved_int(targs, "input_size"))

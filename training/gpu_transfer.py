@@ -30,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import STORED  # noqa: E402
+from rrf.model import load_checkpoint  # noqa: E402
 
 FACE_BYTES = STORED * STORED * 3
 TEACHER_FILES = ("face_recognition_model-weights_manifest.json", "face_recognition_model.bin")
@@ -91,14 +92,14 @@ def unpack(parts: list[Path], out: Path, threads: int) -> None:
 
 
 def shrink(checkpoint: Path, out: Path) -> None:
-    state = torch.load(checkpoint, map_location="cpu")
+    state = load_checkpoint(checkpoint)
     state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
     del state["opt"]
     torch.save(state, out)
 
 
 def restore(shrunk: Path, run: Path, cache: Path) -> None:
-    state = torch.load(shrunk, map_location="cpu")
+    state = load_checkpoint(shrunk)
     state["model"] = {k: v.float() for k, v in state["model"].items()}
     state["args"]["cache"] = str(cache)
     state["args"]["gpuCache"] = "JPEG-packed copy (gpu_transfer.py pack)"

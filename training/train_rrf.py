@@ -27,7 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import augment, load_cache, split_validation  # noqa: E402
-from rrf.model import RRFNet, count_macs, descriptor, grid_boxes, saved_int  # noqa: E402
+from rrf.model import RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint, saved_int  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -98,7 +98,7 @@ def main() -> None:
     step, best = 0, {"accuracy": -1.0}
     gen = torch.Generator().manual_seed(args.seed)
     if state_path.exists():
-        state = torch.load(state_path, map_location=dev)
+        state = load_checkpoint(state_path, dev)
         # Keep the targets of the run (the cache may have grown since it started).
         teacher_mean = state["teacherMean"].cpu()
         model.load_state_dict(state["model"])
@@ -108,7 +108,7 @@ def main() -> None:
         log(args.run, f"resumed at step {step} (best {best})")
     else:
         if args.init:
-            init = torch.load(args.init.expanduser(), map_location=dev)
+            init = load_checkpoint(args.init.expanduser(), dev)
             source = init["args"]  # the source run's arguments, as strings
             model.load_weights(init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride")))
             teacher_mean = init["teacherMean"].cpu()  # the targets the weights were trained on
@@ -141,7 +141,7 @@ def main() -> None:
         # The held-out set changed since the best was scored (the cache grew, or --faces differs), so
         # its score is not comparable with the scores to come: score the best checkpoint again here.
         kept = RRFNet(args.patch, args.stride, input_size=args.input_size)
-        kept.load_state_dict(torch.load(best_path, map_location="cpu")["model"])
+        kept.load_state_dict(load_checkpoint(best_path)["model"])
         kept.to(dev)
         best = validate(kept, best["step"])
         log(args.run, f"best checkpoint re-scored on this held-out set: {best}")

@@ -180,6 +180,12 @@ class RRFNet(nn.Module):
         self.heads.copy_(fc.unsqueeze(0).expand(self.num_patches, -1, -1))
 
 
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """A checkpoint this project wrote. weights_only=False: PyTorch 2.6 and later default to True,
+    which refuses what the files hold besides tensors (numpy scores, the generator state)."""
+    return torch.load(path, map_location=device, weights_only=False)
+
+
 def saved_int(targs: dict[str, str], key: str) -> int | None:
     """An optional integer argument as a checkpoint stores it (a string, "None" when unset)."""
     value = targs.get(key)

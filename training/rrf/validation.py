@@ -42,7 +42,7 @@ def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
     auc_ranks = np.argsort(np.argsort(scores)) + 1
     n1, n0 = y.sum(), len(y) - y.sum()
     auc = (auc_ranks[same == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    return correct[k] / len(y), float(auc)
+    return float(correct[k] / len(y)), float(auc)
 
 
 @torch.no_grad()
