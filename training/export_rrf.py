@@ -113,9 +113,7 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
-    model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=args.mirror,
-                   input_size=saved_int(targs, "input_size"))
-    model.load_state_dict(state["model"])
+    model = RRFNet.from_checkpoint(state, mirror=args.mirror)
     model.eval()
     macs = count_macs(model)
     params = sum(p.numel() for p in model.parameters())

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import load_cache, split_validation  # noqa: E402
-from rrf.model import RRFNet, load_checkpoint, saved_int  # noqa: E402
+from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import embed  # noqa: E402
 
 
@@ -37,9 +37,7 @@ def main() -> None:
     sample = np.sort(np.random.default_rng(0).choice(train_idx, len(val_idx), replace=False))
     for path in args.checkpoints:
         state = load_checkpoint(path.expanduser())
-        targs = state["args"]
-        model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), input_size=saved_int(targs, "input_size"))
-        model.load_state_dict(state["model"])
+        model = RRFNet.from_checkpoint(state)
         agree = {}
         for name, idx in (("training", sample), ("held-out", val_idx)):
             d = embed(model, cache.faces[idx])

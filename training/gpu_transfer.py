@@ -29,25 +29,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import STORED  # noqa: E402
+from rrf.data import STORED, load_cache  # noqa: E402
 from rrf.model import load_checkpoint  # noqa: E402
 
-FACE_BYTES = STORED * STORED * 3
 TEACHER_FILES = ("face_recognition_model-weights_manifest.json", "face_recognition_model.bin")
 
 
 def pack(cache: Path, out: Path, first_share: float, quality: int, teacher_weights: Path) -> None:
     from torchvision.io import encode_jpeg
 
-    faces = np.memmap(cache / "faces128.u8", dtype=np.uint8, mode="r")
-    rows = (cache / "index.tsv").read_text().strip().split("\n")
-    n = len(rows) - 1
-    faces = faces[: n * FACE_BYTES].reshape(n, STORED, STORED, 3)
+    data = load_cache(cache)
+    faces, n = data.faces, len(data.paths)
     split = int(round(n * first_share))
     for name, lo, hi in (("a", 0, split), ("b", split, n)):
         part = out / name
         part.mkdir(parents=True, exist_ok=True)
-        blobs = [encode_jpeg(torch.from_numpy(np.array(faces[i])).permute(2, 0, 1).contiguous(), quality=quality).numpy()
+        blobs = [encode_jpeg(faces[i].permute(2, 0, 1).contiguous(), quality=quality).numpy()
                  for i in range(lo, hi)]
         offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
         np.save(part / "offsets.npy", offsets)
@@ -56,8 +53,7 @@ def pack(cache: Path, out: Path, first_share: float, quality: int, teacher_weigh
         print(f"part {name}: faces {lo}..{hi}, {offsets[-1] / 2**20:.1f} MiB of JPEG")
     # Teacher targets, index and teacher weights (the trunk's start) go with the first part, so
     # that part alone can run a short check of the training script.
-    teacher = np.fromfile(cache / "teacher.f32", dtype=np.float32)[: n * 256]
-    teacher.astype(np.float16).tofile(out / "a" / "teacher.f16")
+    data.teacher.numpy().astype(np.float16).tofile(out / "a" / "teacher.f16")
     shutil.copy(cache / "index.tsv", out / "a" / "index.tsv")
     for f in TEACHER_FILES:
         shutil.copy(teacher_weights / f, out / "a" / f)
@@ -104,8 +100,8 @@ def restore(shrunk: Path, run: Path, cache: Path) -> None:
     state["args"]["cache"] = str(cache)
     state["args"]["gpuCache"] = "JPEG-packed copy (gpu_transfer.py pack)"
     run.mkdir(parents=True, exist_ok=True)
-    for name in ("best.pt", "last.pt"):  # export reads either; there is no optimiser state to resume
-        torch.save(state, run / name)
+    # best.pt only: export reads it, and a last.pt without optimiser state would break a resume.
+    torch.save(state, run / "best.pt")
     print(f"restored step {state['step']} into {run}: validation there {state['validation']}")
 
 

@@ -105,6 +105,15 @@ class RRFNet(nn.Module):
         # One linear head per patch position: [P, 256, dim].
         self.heads = nn.Parameter(torch.zeros(self.num_patches, cin, dim))
 
+    @staticmethod
+    def from_checkpoint(state: dict, mirror: bool = False) -> "RRFNet":
+        """The network a checkpoint (``load_checkpoint``) holds, built from the run's own arguments."""
+        targs = state["args"]
+        model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=mirror,
+                       input_size=saved_int(targs, "input_size"))
+        model.load_state_dict(state["model"])
+        return model
+
     @torch.no_grad()
     def load_weights(self, state: dict, boxes: list[list[int]]) -> None:
         """Loads another run's weights, whose heads belong to ``boxes``.
