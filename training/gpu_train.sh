@@ -15,8 +15,8 @@ set -euo pipefail
 BATCH=${BATCH:-256}
 DEVICE=${DEVICE:-cuda}  # cpu: a local dry run of this script
 AMP=$([ "$DEVICE" = cuda ] && echo --bf16 || true)
-# name:patch:stride:input size:learning rate
-RUNS=${RUNS:-"rrf28-o14-in36-lr1e-3:28:14:36:1e-3 rrf28-o14-in36-lr4e-4:28:14:36:4e-4 rrf56-o28-in72-lr1e-3:56:28:72:1e-3 rrf56-o28-in72-lr4e-4:56:28:72:4e-4"}
+# name:patch:stride:input size:learning rate (the shipped grids: rrf28 7x7 and rrf56 5x5, both at stride 14)
+RUNS=${RUNS:-"rrf28-o14-in36-lr1e-3:28:14:36:1e-3 rrf28-o14-in36-lr4e-4:28:14:36:4e-4 rrf56-o14-in72-lr1e-3:56:14:72:1e-3 rrf56-o14-in72-lr4e-4:56:14:72:4e-4"}
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}  # there: the image's python3, which holds PyTorch
 PACK=/root/pack
