@@ -76,7 +76,10 @@ def describe_data(cache: Cache) -> str:
 
 def checkpoint_validation(run: Path, state: dict) -> dict | None:
     """The training-time validation of this checkpoint's own step (not the run's best, which
-    last.pt also carries). Checkpoints saved before train_rrf.py stored it: the run's log."""
+    last.pt also carries). Checkpoints saved before train_rrf.py stored it: the run's log. A
+    checkpoint whose heads fit_projection.py whitened: the score it measured after folding."""
+    if state.get("projection"):
+        return state["projection"]["heldOut"]
     if state.get("validation"):
         return state["validation"]
     if state["best"].get("step") == state["step"]:
@@ -146,7 +149,7 @@ def main() -> None:
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
-            "checkpoint": args.checkpoint, "commit": git_commit(),
+            "checkpoint": args.checkpoint, "projection": state.get("projection"), "commit": git_commit(),
             "params": params, "multiplyAddsPerFace": macs,
             "weights": "uint8 per output channel, dequantised in the graph",
             "lastLogLine": log_tail[-1] if log_tail else None,

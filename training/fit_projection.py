@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Within-identity whitening of a student's descriptor, folded into its patch heads.
+
+    /usr/bin/python3 training/fit_projection.py --run ~/.cache/patchface/runs/rrf28-o14-in36 \
+        --checkpoint last.pt --mirror
+
+Distillation teaches the student the teacher's descriptor, but not which of its own directions
+vary within one person (pose, light, the student's own errors) rather than between people. This
+fits W = (Sw + a * mean_eig(Sw) * I)^(-1/2), with Sw the within-identity covariance of the
+student's unit descriptors on the training split's CelebA identities, and scores the held-out
+identities with cos(A W, B W) for a few shrinkages a (a = inf is the plain student).
+
+Since A = mean_i a_i and every a_i ends in a linear head of its own position, A W = mean_i (a_i W):
+W folds into each head (heads_i <- heads_i W). Each patch feature is still a function of its own
+patch alone and the score still decomposes exactly; the graph does not change, only its head
+weights. The chosen W (best held-out accuracy; LFW is never used) is written as a checkpoint
+beside the source, for `export_rrf.py --checkpoint <name>`.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from rrf.data import load_cache, split_validation  # noqa: E402
+from rrf.model import RRFNet, load_checkpoint, saved_int  # noqa: E402
+from rrf.validation import Validation, best_accuracy, embed  # noqa: E402
+
+SHRINKAGES = (math.inf, 4.0, 1.0, 0.3, 0.1, 0.03)
+
+
+def within_identity_covariance(d: torch.Tensor, identities: np.ndarray) -> torch.Tensor:
+    """Covariance of unit descriptors about their identity's mean (identities with 2+ faces)."""
+    u = F.normalize(d.double(), dim=1)
+    residuals = []
+    for ident in np.unique(identities):
+        rows = np.flatnonzero(identities == ident)
+        if len(rows) >= 2:
+            r = u[rows] - u[rows].mean(0, keepdim=True)
+            residuals.append(r * math.sqrt(len(rows) / (len(rows) - 1)))  # unbiased per identity
+    r = torch.cat(residuals)
+    return r.T @ r / len(r)
+
+
+def whitening(cov: torch.Tensor, shrink: float) -> torch.Tensor:
+    """(cov + shrink * mean eigenvalue * I)^(-1/2), scaled to unit mean gain (only directions matter)."""
+    if math.isinf(shrink):
+        return torch.eye(cov.shape[0], dtype=torch.float64)
+    lam, vec = torch.linalg.eigh(cov)
+    gain = (lam.clamp(min=0) + shrink * lam.mean()).rsqrt()
+    return (vec * (gain / gain.mean())) @ vec.T
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--checkpoint", default="best.pt")
+    ap.add_argument("--mirror", action="store_true", help="fit the network as it ships with export_rrf.py --mirror")
+    ap.add_argument("--identities", type=int, default=0,
+                    help="fit on this many CelebA training identities, at random (seed 0); 0: all with 2+ faces")
+    ap.add_argument("--min-faces", type=int, default=2,
+                    help="only identities with at least this many training faces (10: CelebA's 30-image folder)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    run = args.run.expanduser()
+    state = load_checkpoint(run / args.checkpoint)
+    targs = state["args"]
+    model = RRFNet.from_checkpoint(state, mirror=args.mirror).eval()
+    cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
+    train_idx, val_idx = split_validation(cache)
+    held_out = Validation.build(cache, val_idx, state["teacherMean"])
+
+    # Training-split CelebA faces of identities with at least two faces there.
+    celeba = np.array([cache.datasets[i] == "celeba" and cache.identities[i] >= 0 for i in train_idx])
+    pool = train_idx[celeba]
+    ids, counts = np.unique(cache.identities[pool], return_counts=True)
+    ids = ids[counts >= max(2, args.min_faces)]
+    if args.identities:
+        ids = np.sort(np.random.default_rng(0).choice(ids, min(args.identities, len(ids)), replace=False))
+    fit_idx = pool[np.isin(cache.identities[pool], ids)]
+    print(f"fitting on {len(fit_idx)} training faces of {len(ids)} CelebA identities; "
+          f"validation {len(held_out.same)} pairs of {len(val_idx)} held-out faces", flush=True)
+
+    fit_d = embed(model, cache.faces[fit_idx])
+    val_d = embed(model, held_out.faces).double()
+    cov = within_identity_covariance(fit_d, cache.identities[fit_idx])
+    lam = torch.linalg.eigvalsh(cov)
+    print(f"within-identity covariance: trace {lam.sum():.4f}, eigenvalues {lam[-1]:.4f} (largest) to "
+          f"{lam[0]:.2e}; condition {lam[-1] / lam[0].clamp(min=1e-30):.1f}", flush=True)
+
+    results = []
+    for shrink in SHRINKAGES:
+        w = whitening(cov, shrink)
+        p = val_d @ w
+        acc, auc = best_accuracy(F.cosine_similarity(p[held_out.a], p[held_out.b]).numpy(), held_out.same)
+        results.append((acc, auc, shrink, w))
+        print(f"shrinkage {shrink}: held-out accuracy {acc:.4f} AUC {auc:.4f}", flush=True)
+    acc, auc, shrink, w = max(results, key=lambda r: (r[0], r[1]))
+    if math.isinf(shrink):
+        print("no whitening beats the plain student on the held-out identities; nothing written")
+        return
+
+    out = dict(state)
+    weights = dict(state["model"])
+    weights["heads"] = (weights["heads"].double() @ w).float()  # [P, 256, D] @ [D, D]
+    out["model"] = weights
+    projected = RRFNet.from_checkpoint(out, mirror=args.mirror)
+    check = held_out.score(projected)  # the folded heads, re-run end to end
+    out["validation"] = None  # the training-time score no longer describes these weights
+    out["projection"] = {
+        "kind": "within-identity whitening folded into the patch heads",
+        "source": args.checkpoint, "shrinkage": shrink, "mirror": args.mirror,
+        "faces": int(len(fit_idx)), "identities": int(len(ids)), "minFaces": max(2, args.min_faces),
+        "heldOut": {"accuracy": check["accuracy"], "auc": check["auc"]},
+        "heldOutBefore": {"accuracy": results[0][0], "auc": results[0][1]},
+    }
+    name = f"{Path(args.checkpoint).stem}-whitened{'-mirror' if args.mirror else ''}.pt"
+    torch.save(out, run / name)
+    print(f"shrinkage {shrink} chosen; folded into the heads and re-scored end to end: {check}; wrote {run / name}")
+
+
+if __name__ == "__main__":
+    main()
