@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "training"))
 
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
-from rrf.data import Cache, load_cache, split_validation  # noqa: E402
-from rrf.model import MEAN, SCALE, RRFNet, count_macs, load_checkpoint, saved_int  # noqa: E402
+from rrf.data import Cache  # noqa: E402
+from rrf.model import MEAN, SCALE, RRFNet, count_macs, load_checkpoint  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -116,14 +116,18 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
+    projection = state.get("projection")
+    if projection and projection["mirror"] != args.mirror:
+        # the whitening was fitted on the descriptor with (or without) the mirror; the other is untested
+        raise SystemExit(f"{args.checkpoint} was whitened for {'the' if projection['mirror'] else 'no'} mirror: "
+                         f"export it {'with' if projection['mirror'] else 'without'} --mirror")
     model = RRFNet.from_checkpoint(state, mirror=args.mirror)
     model.eval()
     macs = count_macs(model)
     params = sum(p.numel() for p in model.parameters())
     net = Exportable(model)
     # Validation of what ships (quantised weights, mirror option), on the held-out identities.
-    cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
-    held_out = Validation.build(cache, split_validation(cache)[1], state["teacherMean"])
+    cache, _, held_out = Validation.of_checkpoint(state)
     shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
     print(f"validation of the exported network{' (mirror)' if args.mirror else ''}: {shipped_validation}")
     if args.validate_only:
@@ -149,7 +153,7 @@ def main() -> None:
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
-            "checkpoint": args.checkpoint, "projection": state.get("projection"), "commit": git_commit(),
+            "checkpoint": args.checkpoint, "projection": projection, "commit": git_commit(),
             "params": params, "multiplyAddsPerFace": macs,
             "weights": "uint8 per output channel, dequantised in the graph",
             "lastLogLine": log_tail[-1] if log_tail else None,

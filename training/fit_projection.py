@@ -29,8 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import load_cache, split_validation  # noqa: E402
-from rrf.model import RRFNet, load_checkpoint, saved_int  # noqa: E402
+from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, best_accuracy, embed  # noqa: E402
 
 SHRINKAGES = (math.inf, 4.0, 1.0, 0.3, 0.1, 0.03)
@@ -72,11 +71,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
-    targs = state["args"]
     model = RRFNet.from_checkpoint(state, mirror=args.mirror).eval()
-    cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
-    train_idx, val_idx = split_validation(cache)
-    held_out = Validation.build(cache, val_idx, state["teacherMean"])
+    cache, train_idx, held_out = Validation.of_checkpoint(state)
 
     # Training-split CelebA faces of identities with at least two faces there.
     celeba = np.array([cache.datasets[i] == "celeba" and cache.identities[i] >= 0 for i in train_idx])
@@ -87,7 +83,7 @@ def main() -> None:
         ids = np.sort(np.random.default_rng(0).choice(ids, min(args.identities, len(ids)), replace=False))
     fit_idx = pool[np.isin(cache.identities[pool], ids)]
     print(f"fitting on {len(fit_idx)} training faces of {len(ids)} CelebA identities; "
-          f"validation {len(held_out.same)} pairs of {len(val_idx)} held-out faces", flush=True)
+          f"validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces", flush=True)
 
     fit_d = embed(model, cache.faces[fit_idx])
     val_d = embed(model, held_out.faces).double()

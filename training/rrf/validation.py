@@ -11,8 +11,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import Cache, centre_crop
-from .model import RRFNet, descriptor
+from pathlib import Path
+
+from .data import Cache, centre_crop, load_cache, split_validation
+from .model import RRFNet, descriptor, saved_int
 
 
 def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,6 +75,15 @@ class Validation:
         t = cache.teacher[val_idx, 0] - teacher_mean
         acc, auc = best_accuracy(F.cosine_similarity(t[a], t[b]).numpy(), same)
         return Validation(cache.faces[val_idx], t, a, b, same, acc, auc)
+
+    @staticmethod
+    def of_checkpoint(state: dict) -> tuple[Cache, np.ndarray, "Validation"]:
+        """The cache a checkpoint's run last trained on, that run's training indices and its
+        held-out identities: the faces every score of this checkpoint must be measured on."""
+        targs = state["args"]
+        cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
+        train_idx, val_idx = split_validation(cache)
+        return cache, train_idx, Validation.build(cache, val_idx, state["teacherMean"])
 
     def score(self, model: RRFNet | torch.nn.Module) -> dict:
         d = embed(model, self.faces)
