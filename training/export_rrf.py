@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,31 @@ def checkpoint_validation(run: Path, state: dict) -> dict | None:
     return found
 
 
+def recorded_validation(projection: dict | None, sha: str, measured: dict | None, data: str | None,
+                        mirror: bool) -> tuple[dict, str]:
+    """The validation of this exact file: measured now, or, with no training faces on this machine,
+    the one recorded when the same file (same sha256) was measured before. A fitted projection's
+    record (fit_projection.py --save) keeps that measurement, so a projection can be shipped from
+    the committed files alone: recover_checkpoint.py, fit_projection.py --apply, this script."""
+    record_path = Path(projection["file"]) if projection and projection.get("file") else None
+    if record_path and not record_path.is_absolute():
+        record_path = ROOT / record_path
+    record = json.loads(record_path.with_suffix(".json").read_text()) if record_path else None
+    if measured is not None:
+        if record is not None:
+            record["exported"] = {"sha256": sha, "mirror": mirror, "validation": measured, "data": data}
+            record_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+        return measured, data
+    exported = (record or {}).get("exported")
+    if not exported or exported["sha256"] != sha:
+        raise SystemExit("nothing to validate this file on: prepare the training faces (README, Training), "
+                         + ("or" if exported else "since no") + " earlier measurement of this very file ("
+                         + f"sha256 {sha}) is recorded" + (f" (the record is of {exported['sha256']})" if exported else ""))
+    print(f"validation recorded for this very file (sha256 {sha}) in {record_path.with_suffix('.json')}: "
+          f"{exported['validation']}")
+    return exported["validation"], exported["data"]
+
+
 def git_commit() -> str:
     try:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
@@ -127,18 +154,35 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters())
     net = Exportable(model)
     # Validation of what ships (quantised weights, mirror option), on the held-out identities.
-    cache, _, held_out = Validation.of_checkpoint(state)
-    shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
-    print(f"validation of the exported network{' (mirror)' if args.mirror else ''}: {shipped_validation}")
-    if args.validate_only:
-        return
-    path = mf.MODELS_DIR / f"{args.id}.onnx"
+    try:
+        cache, _, held_out = Validation.of_checkpoint(state)
+    except (FileNotFoundError, ValueError) as e:
+        cache, shipped_validation = None, None
+        print(f"no training faces to validate on ({e})")
+    else:
+        shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
+        print(f"validation of the exported network{' (mirror)' if args.mirror else ''}: {shipped_validation}")
     p, d = model.num_patches, model.dim
-    export_onnx(net, torch.zeros(1, 3, 112, 112), "faces", ["patches"], {"faces": {0: "N"}, "patches": {0: "N"}}, path,
-                f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch"
-                + (" (averaged with its mirror image)" if model.mirror else ""),
-                {"patches": ["N", p, d]})
+    with tempfile.TemporaryDirectory() as tmp:
+        # Written aside first (under its own name, which the graph carries) and moved into
+        # public/models only once it has a validation.
+        staged = Path(tmp) / f"{args.id}.onnx"
+        export_onnx(net, torch.zeros(1, 3, 112, 112), "faces", ["patches"], {"faces": {0: "N"}, "patches": {0: "N"}},
+                    staged, f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch"
+                    + (" (averaged with its mirror image)" if model.mirror else ""),
+                    {"patches": ["N", p, d]})
+        sha = mf.sha256_file(staged)
+        # A checkpoint rebuilt from a shipped file was trained on that file's data, whatever is prepared now.
+        recovered = state.get("recoveredFrom")
+        data = recovered["training"].get("data") if recovered else describe_data(cache) if cache else None
+        shipped_validation, data = recorded_validation(projection, sha, shipped_validation, data, args.mirror)
+        if args.validate_only:
+            return
+        path = mf.MODELS_DIR / f"{args.id}.onnx"
+        shutil.move(staged, path)
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    if recovered and "teacher" not in summary:
+        summary["teacher"] = recovered["training"].get("teacherValidation")
     log_tail = (run / "train.log").read_text().strip().split("\n")
     entry = mf.upsert({
         "id": args.id, **mf.file_entry_fields(path), "role": "embedder", "kind": "mean-cosine",
@@ -148,12 +192,13 @@ def main() -> None:
         "patchSize": model.patch, "stride": model.stride, "mirror": model.mirror,
         "patchInputSize": model.input_size,
         "training": {
-            "data": describe_data(cache),
+            "data": data,
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "projection": projection, "commit": git_commit(),
+            **({"recoveredFrom": {k: recovered[k] for k in ("file", "sha256")}} if recovered else {}),
             "params": params, "multiplyAddsPerFace": macs,
             "weights": "uint8 per output channel, dequantised in the graph",
             "lastLogLine": log_tail[-1] if log_tail else None,

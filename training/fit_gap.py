@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import load_cache, split_validation  # noqa: E402
+from rrf.data import load_cache, split_validation, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import embed  # noqa: E402
 
@@ -41,7 +41,7 @@ def main() -> None:
         agree = {}
         for name, idx in (("training", sample), ("held-out", val_idx)):
             d = embed(model, cache.faces[idx])
-            agree[name] = F.cosine_similarity(d, cache.teacher[idx, 0] - state["teacherMean"]).mean().item()
+            agree[name] = F.cosine_similarity(d, cache.teacher[idx, 0] - teacher_mean(cache, train_idx, state["teacherMean"])).mean().item()
         print(f"{path} (step {state['step']}): cosine with the teacher on {len(sample)} training faces "
               f"{agree['training']:.4f}, on {len(val_idx)} held-out faces {agree['held-out']:.4f}")
 

@@ -15,10 +15,18 @@ W folds into each head (heads_i <- heads_i W). Each patch feature is still a fun
 patch alone and the score still decomposes exactly; the graph does not change, only its head
 weights. The chosen W (best held-out accuracy; LFW is never used) is written as a checkpoint
 beside the source, for `export_rrf.py --checkpoint <name>`.
+
+W is small (128 x 128) and the caches are not: `--save training/projections/NAME.npy` keeps it in
+the repository with its provenance (NAME.json), and `--apply` folds a saved W into a checkpoint
+without fitting again, e.g. into one `recover_checkpoint.py` rebuilt from the shipped file:
+
+    /usr/bin/python3 training/fit_projection.py --run ~/.cache/patchface/runs/rrf28-shipped \
+        --checkpoint shipped.pt --mirror --apply training/projections/rrf28-whitening.npy
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -57,6 +65,24 @@ def whitening(cov: torch.Tensor, shrink: float) -> torch.Tensor:
     return (vec * (gain / gain.mean())) @ vec.T
 
 
+def fold(state: dict, w: torch.Tensor) -> dict:
+    """The checkpoint with W folded into every patch head: heads_i <- heads_i W."""
+    out = dict(state)
+    weights = dict(state["model"])
+    weights["heads"] = (weights["heads"].double() @ w.double()).float()  # [P, 256, D] @ [D, D]
+    out["model"] = weights
+    out["validation"] = None  # the training-time score no longer describes these weights
+    return out
+
+
+def source_of(state: dict, run: Path, checkpoint: str) -> dict:
+    """What W is fitted on: the shipped file a recovered checkpoint came from, else the run's checkpoint."""
+    recovered = state.get("recoveredFrom")
+    if recovered:
+        return {"file": recovered["file"], "sha256": recovered["sha256"]}
+    return {"run": str(run), "checkpoint": checkpoint, "step": state.get("step")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True)
@@ -66,11 +92,20 @@ def main() -> None:
                     help="fit on this many CelebA training identities, at random (seed 0); 0: all with 2+ faces")
     ap.add_argument("--min-faces", type=int, default=2,
                     help="only identities with at least this many training faces (10: CelebA's 30-image folder)")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="also write the chosen W to this .npy file and its provenance beside it (.json)")
+    ap.add_argument("--apply", type=Path, default=None,
+                    help="fold the W saved in this .npy file (by --save) instead of fitting one; needs no "
+                         "training faces, though with them the folded network is scored on the held-out ones")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
+    name = f"{Path(args.checkpoint).stem}-whitened{'-mirror' if args.mirror else ''}.pt"
+    if args.apply:
+        apply_saved(state, args, run / name)
+        return
     model = RRFNet.from_checkpoint(state, mirror=args.mirror).eval()
     cache, train_idx, held_out = Validation.of_checkpoint(state)
 
@@ -104,23 +139,46 @@ def main() -> None:
         print("no whitening beats the plain student on the held-out identities; nothing written")
         return
 
-    out = dict(state)
-    weights = dict(state["model"])
-    weights["heads"] = (weights["heads"].double() @ w).float()  # [P, 256, D] @ [D, D]
-    out["model"] = weights
-    projected = RRFNet.from_checkpoint(out, mirror=args.mirror)
-    check = held_out.score(projected)  # the folded heads, re-run end to end
-    out["validation"] = None  # the training-time score no longer describes these weights
+    out = fold(state, w)
+    check = held_out.score(RRFNet.from_checkpoint(out, mirror=args.mirror))  # the folded heads, re-run end to end
     out["projection"] = {
         "kind": "within-identity whitening folded into the patch heads",
-        "source": args.checkpoint, "shrinkage": shrink, "mirror": args.mirror,
+        "source": args.checkpoint, "fittedOn": source_of(state, run, args.checkpoint),
+        "shrinkage": shrink, "mirror": args.mirror,
         "faces": int(len(fit_idx)), "identities": int(len(ids)), "minFaces": max(2, args.min_faces),
         "heldOut": {"accuracy": check["accuracy"], "auc": check["auc"]},
         "heldOutBefore": {"accuracy": results[0][0], "auc": results[0][1]},
+        "heldOutPairs": int(len(held_out.same)),
     }
-    name = f"{Path(args.checkpoint).stem}-whitened{'-mirror' if args.mirror else ''}.pt"
+    if args.save:
+        np.save(args.save, w.numpy())
+        out["projection"]["file"] = str(args.save)
+        args.save.with_suffix(".json").write_text(json.dumps(out["projection"], indent=2) + "\n")
     torch.save(out, run / name)
-    print(f"shrinkage {shrink} chosen; folded into the heads and re-scored end to end: {check}; wrote {run / name}")
+    print(f"shrinkage {shrink} chosen; folded into the heads and re-scored end to end: {check}; wrote {run / name}"
+          + (f" and {args.save}" if args.save else ""))
+
+
+def apply_saved(state: dict, args: argparse.Namespace, path: Path) -> None:
+    """Folds a W saved by --save into this checkpoint, after checking it was fitted for this network."""
+    record = json.loads(args.apply.with_suffix(".json").read_text())
+    here = source_of(state, args.run.expanduser(), args.checkpoint)
+    if record["fittedOn"].get("sha256") and record["fittedOn"]["sha256"] != here.get("sha256"):
+        raise SystemExit(f"{args.apply} was fitted on the network in {record['fittedOn']}, not on {here}")
+    if record["mirror"] != args.mirror:
+        raise SystemExit(f"{args.apply} was fitted {'with' if record['mirror'] else 'without'} the mirror")
+    out = fold(state, torch.from_numpy(np.load(args.apply)))
+    out["projection"] = {**record, "file": str(args.apply), "source": args.checkpoint}
+    try:
+        _, _, held_out = Validation.of_checkpoint(out)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"no training faces to score it on ({e}); the fit's own held-out score stands: {record['heldOut']}")
+    else:
+        check = held_out.score(RRFNet.from_checkpoint(out, mirror=args.mirror))
+        print(f"folded and re-scored on {len(held_out.same)} held-out pairs: {check} (the fit measured {record['heldOut']})")
+        out["projection"]["heldOut"] = {"accuracy": check["accuracy"], "auc": check["auc"]}
+    torch.save(out, path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import augment, load_cache, split_validation  # noqa: E402
+from rrf.data import augment, load_cache, split_validation, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint, saved_int  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
@@ -87,7 +87,7 @@ def main() -> None:
     args.run.mkdir(parents=True, exist_ok=True)
     cache = load_cache(args.cache.expanduser(), args.faces)
     train_idx, val_idx = split_validation(cache)
-    teacher_mean = cache.teacher[train_idx].reshape(-1, 128).mean(0)
+    centre = teacher_mean(cache, train_idx)
     model = RRFNet(args.patch, args.stride, input_size=args.input_size).to(dev)
     if dev.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -100,7 +100,7 @@ def main() -> None:
     if state_path.exists():
         state = load_checkpoint(state_path, dev)
         # Keep the targets of the run (the cache may have grown since it started).
-        teacher_mean = state["teacherMean"].cpu()
+        centre = teacher_mean(cache, train_idx, state["teacherMean"])
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
@@ -111,7 +111,7 @@ def main() -> None:
             init = load_checkpoint(args.init.expanduser(), dev)
             source = init["args"]  # the source run's arguments, as strings
             model.load_weights(init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride")))
-            teacher_mean = init["teacherMean"].cpu()  # the targets the weights were trained on
+            centre = teacher_mean(cache, train_idx, init["teacherMean"])  # the targets the weights were trained on
         else:
             model.init_from_teacher()
         log(args.run, f"new run: {vars(args)}")
@@ -120,10 +120,10 @@ def main() -> None:
     log(args.run, f"model: {sum(p.numel() for p in model.parameters())} parameters, "
                   f"{count_macs(model) / 1e6:.1f} M multiply-adds per face, {model.num_patches} patches")
 
-    held_out = Validation.build(cache, val_idx, teacher_mean)
+    held_out = Validation.build(cache, val_idx, centre)
     # On a GPU, batches are cut there: 1.2 GB of uint8 faces, 25 MB of targets, moved once.
     faces, teacher = cache.faces.to(dev), cache.teacher.to(dev)
-    target_mean = teacher_mean.to(dev)
+    target_mean = centre.to(dev)
     t_acc, t_auc = held_out.teacher_accuracy, held_out.teacher_auc
     log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
 
@@ -136,7 +136,7 @@ def main() -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                     "validation": validation,
                     "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
-                    "teacherMean": teacher_mean}, path)
+                    "teacherMean": centre}, path)
 
     if step > 0 and best.get("pairs") != len(held_out.same) and best_path.exists():
         # The held-out set changed since the best was scored (the cache grew, or --faces differs), so

@@ -59,6 +59,15 @@ def split_validation(cache: Cache, val_identities: int = 20, seed: int = 0) -> t
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
+def teacher_mean(cache: Cache, train_idx: np.ndarray, saved: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean of the teacher targets (plain and mirrored) over the training split: the centre the
+    student's targets are measured from. ``saved``: a run's own centre, kept when it has one (the
+    cache may have grown since the run began); a checkpoint rebuilt from a shipped file has none."""
+    if saved is not None:
+        return saved.cpu()
+    return cache.teacher[train_idx].reshape(-1, cache.teacher.shape[-1]).mean(0)
+
+
 def centre_crop(faces_u8: torch.Tensor) -> torch.Tensor:
     """[B, 128, 128, 3] uint8 -> [B, 3, 112, 112] normalised, no augmentation (on the faces' device)."""
     x = faces_u8[:, MARGIN:MARGIN + FACE_SIZE, MARGIN:MARGIN + FACE_SIZE].permute(0, 3, 1, 2).float()

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from pathlib import Path
 
-from .data import Cache, centre_crop, load_cache, split_validation
+from .data import Cache, centre_crop, load_cache, split_validation, teacher_mean
 from .model import RRFNet, descriptor, saved_int
 
 
@@ -83,7 +83,7 @@ class Validation:
         targs = state["args"]
         cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
         train_idx, val_idx = split_validation(cache)
-        return cache, train_idx, Validation.build(cache, val_idx, state["teacherMean"])
+        return cache, train_idx, Validation.build(cache, val_idx, teacher_mean(cache, train_idx, state["teacherMean"]))
 
     def score(self, model: RRFNet | torch.nn.Module) -> dict:
         d = embed(model, self.faces)
