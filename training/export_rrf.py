@@ -45,6 +45,15 @@ def quantise(w: np.ndarray, axes_kept: tuple[int, ...]) -> tuple[np.ndarray, np.
     return q, scale, lo
 
 
+#: ONNX initialiser names are the network's parameter names under Exportable's ``model``
+PREFIX = "model."
+
+
+def quantise_parameter(name: str, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One RRFNet parameter's codes: per output channel, and per patch and output for the heads."""
+    return quantise(w, (0, 2) if name == "heads" else (0,))
+
+
 class Exportable(torch.nn.Module):
     """The student with quantised weights, plus the map the ONNX rewriter needs."""
 
@@ -57,9 +66,9 @@ class Exportable(torch.nn.Module):
                 if p.ndim < 2:
                     continue  # biases stay float32
                 w = p.detach().numpy()
-                q, scale, lo = quantise(w, (0,) if name != "heads" else (0, 2))
+                q, scale, lo = quantise_parameter(name, w)
                 p.copy_(torch.from_numpy(q.astype(np.float32) * scale + lo))
-                self.qinfo[f"model.{name}"] = (q, scale, lo)
+                self.qinfo[PREFIX + name] = (q, scale, lo)
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         return self.model(faces)
@@ -103,21 +112,20 @@ def recorded_validation(projection: dict | None, sha: str, measured: dict | None
     the one recorded when the same file (same sha256) was measured before. A fitted projection's
     record (fit_projection.py --save) keeps that measurement, so a projection can be shipped from
     the committed files alone: recover_checkpoint.py, fit_projection.py --apply, this script."""
-    record_path = Path(projection["file"]) if projection and projection.get("file") else None
-    if record_path and not record_path.is_absolute():
-        record_path = ROOT / record_path
-    record = json.loads(record_path.with_suffix(".json").read_text()) if record_path else None
+    # fit_projection.py stores the path relative to the repository (mf.repo_path); an absolute one stays as is
+    record_path = (ROOT / projection["file"]).with_suffix(".json") if projection and projection.get("file") else None
+    record = json.loads(record_path.read_text()) if record_path else None
     if measured is not None:
         if record is not None:
             record["exported"] = {"sha256": sha, "mirror": mirror, "validation": measured, "data": data}
-            record_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+            record_path.write_text(json.dumps(record, indent=2) + "\n")
         return measured, data
     exported = (record or {}).get("exported")
     if not exported or exported["sha256"] != sha:
         raise SystemExit("nothing to validate this file on: prepare the training faces (README, Training), "
                          + ("or" if exported else "since no") + " earlier measurement of this very file ("
                          + f"sha256 {sha}) is recorded" + (f" (the record is of {exported['sha256']})" if exported else ""))
-    print(f"validation recorded for this very file (sha256 {sha}) in {record_path.with_suffix('.json')}: "
+    print(f"validation recorded for this very file (sha256 {sha}) in {record_path}: "
           f"{exported['validation']}")
     return exported["validation"], exported["data"]
 

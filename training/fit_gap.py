@@ -38,10 +38,11 @@ def main() -> None:
     for path in args.checkpoints:
         state = load_checkpoint(path.expanduser())
         model = RRFNet.from_checkpoint(state)
+        centre = teacher_mean(cache, train_idx, state["teacherMean"])
         agree = {}
         for name, idx in (("training", sample), ("held-out", val_idx)):
             d = embed(model, cache.faces[idx])
-            agree[name] = F.cosine_similarity(d, cache.teacher[idx, 0] - teacher_mean(cache, train_idx, state["teacherMean"])).mean().item()
+            agree[name] = F.cosine_similarity(d, cache.teacher[idx, 0] - centre).mean().item()
         print(f"{path} (step {state['step']}): cosine with the teacher on {len(sample)} training faces "
               f"{agree['training']:.4f}, on {len(val_idx)} held-out faces {agree['held-out']:.4f}")
 

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import manifest as mf  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, best_accuracy, embed  # noqa: E402
 
@@ -152,7 +153,7 @@ def main() -> None:
     }
     if args.save:
         np.save(args.save, w.numpy())
-        out["projection"]["file"] = str(args.save)
+        out["projection"]["file"] = mf.repo_path(args.save)
         args.save.with_suffix(".json").write_text(json.dumps(out["projection"], indent=2) + "\n")
     torch.save(out, run / name)
     print(f"shrinkage {shrink} chosen; folded into the heads and re-scored end to end: {check}; wrote {run / name}"
@@ -168,7 +169,7 @@ def apply_saved(state: dict, args: argparse.Namespace, path: Path) -> None:
     if record["mirror"] != args.mirror:
         raise SystemExit(f"{args.apply} was fitted {'with' if record['mirror'] else 'without'} the mirror")
     out = fold(state, torch.from_numpy(np.load(args.apply)))
-    out["projection"] = {**record, "file": str(args.apply), "source": args.checkpoint}
+    out["projection"] = {**record, "file": mf.repo_path(args.apply), "source": args.checkpoint}
     try:
         _, _, held_out = Validation.of_checkpoint(out)
     except (FileNotFoundError, ValueError) as e:

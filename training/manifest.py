@@ -20,6 +20,13 @@ VERSION = 1
 EVAL_FIELDS = ("threshold", "lfw")
 
 
+def repo_path(path: Path) -> str:
+    """A path as committed records store it: relative to the repository when inside it, so the record
+    reads the same from any working directory and on any clone."""
+    path = path.expanduser().resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

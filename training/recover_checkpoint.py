@@ -31,10 +31,8 @@ from onnx import numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import manifest as mf  # noqa: E402
-from export_rrf import quantise  # noqa: E402
+from export_rrf import PREFIX, quantise_parameter  # noqa: E402
 from rrf.model import RRFNet  # noqa: E402
-
-PREFIX = "model."  # export_rrf.py's Exportable wraps the network as .model
 
 
 def shipped_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
@@ -80,10 +78,11 @@ def main() -> None:
         raise SystemExit(f"{args.id}: the rebuilt grid differs from the manifest's patch boxes")
     for name, p in model.named_parameters():
         if p.ndim >= 2:
-            q, _, _ = quantise(p.detach().numpy(), (0,) if name != "heads" else (0, 2))
+            q, _, _ = quantise_parameter(name, p.detach().numpy())
             if not np.array_equal(q, codes[name]):
                 raise SystemExit(f"{name}: re-quantising the rebuilt weights does not give the shipped codes")
 
+    params = sum(p.numel() for p in model.parameters())
     training = entry.get("training") or {}
     targs = {"patch": str(entry["patchSize"]), "stride": str(entry["stride"]),
              "input_size": str(entry.get("patchInputSize")), "batch": str(training.get("batch", 32)),
@@ -98,10 +97,10 @@ def main() -> None:
                 "teacherMean": None, "best": {}, "validation": training.get("checkpointValidation"),
                 "recoveredFrom": recovered}, run / "shipped.pt")
     (run / "train.log").open("a").write(
-        f"recovered from {recovered['file']} (sha256 {sha}): {sum(p.numel() for p in model.parameters())} "
+        f"recovered from {recovered['file']} (sha256 {sha}): {params} "
         f"parameters, {model.num_patches} patches, step {training.get('steps')} of the shipped lineage\n")
     print(json.dumps({"checkpoint": str(run / "shipped.pt"), **{k: recovered[k] for k in ("file", "sha256", "mirror")},
-                      "parameters": sum(p.numel() for p in model.parameters()),
+                      "parameters": params,
                       "codesMatch": len(codes)}, indent=2))
 
 

@@ -6,12 +6,11 @@ quantised weights and mirror option included, on the same pairs). LFW is never u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from pathlib import Path
 
 from .data import Cache, centre_crop, load_cache, split_validation, teacher_mean
 from .model import RRFNet, descriptor, saved_int
