@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import manifest as mf  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
-from rrf.validation import Validation, best_accuracy, embed  # noqa: E402
+from rrf.validation import Validation, best_accuracy, embed, identity_faces  # noqa: E402
 
 SHRINKAGES = (math.inf, 4.0, 1.0, 0.3, 0.1, 0.03)
 
@@ -110,14 +110,8 @@ def main() -> None:
     model = RRFNet.from_checkpoint(state, mirror=args.mirror).eval()
     cache, train_idx, held_out = Validation.of_checkpoint(state)
 
-    # Training-split CelebA faces of identities with at least two faces there.
-    celeba = np.array([cache.datasets[i] == "celeba" and cache.identities[i] >= 0 for i in train_idx])
-    pool = train_idx[celeba]
-    ids, counts = np.unique(cache.identities[pool], return_counts=True)
-    ids = ids[counts >= max(2, args.min_faces)]
-    if args.identities:
-        ids = np.sort(np.random.default_rng(0).choice(ids, min(args.identities, len(ids)), replace=False))
-    fit_idx = pool[np.isin(cache.identities[pool], ids)]
+    fit_idx = identity_faces(cache, train_idx, args.min_faces, args.identities)
+    ids = np.unique(cache.identities[fit_idx])
     print(f"fitting on {len(fit_idx)} training faces of {len(ids)} CelebA identities; "
           f"validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces", flush=True)
 
