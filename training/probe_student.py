@@ -75,6 +75,12 @@ def probe_positions(model: RRFNet, state: dict, min_faces: int, steps: int) -> N
     train_f = embed_patches(model, cache.faces[fit_idx])
     val_f = embed_patches(model, held_out.faces)
     n = train_f.shape[1]
+    side = int(round(n ** 0.5))
+    # Share of position i in the descriptor: <a_i, A> / |A|^2 summed over i is 1 (A = mean_i a_i).
+    a_mean = descriptor(val_f)
+    share = (val_f * a_mean[:, None]).sum(2) / (n * a_mean.pow(2).sum(1, keepdim=True))
+    print("share of each position in the held-out descriptors (mean over faces), row-major over the grid:\n"
+          + np.array2string(share.mean(0).reshape(side, side).numpy(), precision=3), flush=True)
     log_w = torch.zeros(n, requires_grad=True)
     scale, bias = torch.tensor(10.0, requires_grad=True), torch.tensor(0.5, requires_grad=True)
     opt = torch.optim.Adam([log_w, scale, bias], lr=0.05)
@@ -95,7 +101,6 @@ def probe_positions(model: RRFNet, state: dict, min_faces: int, steps: int) -> N
             print(f"step {step}: loss {loss.item():.4f}, training pairs accuracy {train_acc:.4f} AUC {train_auc:.4f}; "
                   f"held-out {held}", flush=True)
     w = (log_w.exp() / log_w.exp().mean()).detach().numpy()
-    side = int(round(n ** 0.5))
     print("fitted weights (mean 1), row-major over the grid:\n" + np.array2string(w.reshape(side, side), precision=2))
 
 
