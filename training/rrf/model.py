@@ -157,6 +157,12 @@ class RRFNet(nn.Module):
 
     def patch_features(self, faces: torch.Tensor) -> torch.Tensor:
         n = faces.shape[0]
+        x = self.trunk_features(faces).unsqueeze(2)  # [N, P, 1, 256]
+        return torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
+
+    def trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its pixels."""
+        n = faces.shape[0]
         x = self.cut_patches(faces)
         if self.input_size != self.patch:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
@@ -164,8 +170,7 @@ class RRFNet(nn.Module):
         x = F.max_pool2d(x, 3, 2, padding=1)
         for block in self.blocks:
             x = block(x)
-        x = x.mean(dim=(2, 3)).reshape(n, self.num_patches, 1, -1)  # [N, P, 1, 256]
-        return torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
+        return x.mean(dim=(2, 3)).reshape(n, self.num_patches, -1)
 
     @torch.no_grad()
     def init_from_teacher(self, weights_dir: Path = TEACHER_WEIGHTS) -> None:
