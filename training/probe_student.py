@@ -34,10 +34,8 @@ from rrf.validation import Validation, best_accuracy, embed_patches, identity_fa
 
 
 def held_out_score(features: torch.Tensor, held_out: Validation) -> str:
-    d = descriptor(features)
-    acc, auc = best_accuracy(F.cosine_similarity(d[held_out.a], d[held_out.b]).numpy(), held_out.same)
-    agree = F.cosine_similarity(d, held_out.teacher).mean().item()
-    return f"accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher {agree:.3f}"
+    r = held_out.score_descriptors(descriptor(features))
+    return f"accuracy {r['accuracy']:.4f} AUC {r['auc']:.4f} cosine with the teacher {r['teacherCos']:.3f}"
 
 
 def view_features(model: RRFNet, faces: torch.Tensor, size: int, zoom: int) -> torch.Tensor:

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import FACE_SIZE, centre_crop, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
-from rrf.validation import Validation, best_accuracy  # noqa: E402
+from rrf.validation import Validation  # noqa: E402
+
 
 @torch.no_grad()
 def mirrored_trunk_features(model: RRFNet, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
@@ -69,21 +70,23 @@ def main() -> None:
     print(f"{len(train_idx)} training faces, {p} positions x {c_in} features -> {dim}; "
           f"validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces", flush=True)
 
-    x = mirrored_trunk_features(model, cache.faces[train_idx]) / p
-    x_val = mirrored_trunk_features(model, held_out.faces) / p
-    h0 = model.heads.detach().reshape(p * c_in, dim)
     # Products with X run as 1x1 convolutions: Debian's torch has no MKL and its reference BLAS does
-    # matrix products at about 4 GFLOP/s, while oneDNN's convolutions run at about 95.
-    x_conv = x.T.unsqueeze(0).contiguous()  # [1, P * 256, N]
+    # matrix products at about 4 GFLOP/s, while oneDNN's convolutions run at about 95. Hence X is
+    # kept as one [1, P * 256, N] sequence.
+    def as_sequence(g: torch.Tensor) -> torch.Tensor:
+        return (g / p).T.unsqueeze(0).contiguous()
+
+    x_conv = as_sequence(mirrored_trunk_features(model, cache.faces[train_idx]))
+    x_val = as_sequence(mirrored_trunk_features(model, held_out.faces))
+    h0 = model.heads.detach().reshape(p * c_in, dim)
 
     def descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         return F.conv1d(features, h.T.unsqueeze(2))[0].T  # [N, dim]
 
     def held_out_score(h: torch.Tensor) -> tuple[float, float, float]:
         with torch.no_grad():
-            d = descriptors(h, x_val.T.unsqueeze(0).contiguous())
-        acc, auc = best_accuracy(F.cosine_similarity(d[held_out.a], d[held_out.b]).numpy(), held_out.same)
-        return acc, auc, F.cosine_similarity(d, held_out.teacher).mean().item()
+            r = held_out.score_descriptors(descriptors(h, x_val))
+        return r["accuracy"], r["auc"], r["teacherCos"]
 
     base = held_out_score(h0)
     print(f"trained heads: held-out accuracy {base[0]:.4f} AUC {base[1]:.4f} cosine with the teacher {base[2]:.3f}",
@@ -108,8 +111,9 @@ def main() -> None:
     out = dict(state)
     out["model"] = {**state["model"], "heads": h.float().reshape(p, c_in, dim)}
     out["validation"] = None  # the training-time score no longer describes these weights
-    out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)), "heldOut": {"accuracy": acc, "auc": auc},
-                    "heldOutBefore": {"accuracy": base[0], "auc": base[1]}, "mirror": True}
+    out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)),
+                    "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
+                    "mirror": True}
     name = f"{Path(args.checkpoint).stem}-refit.pt"
     torch.save(out, run / name)
     print(f"step {chosen} chosen; wrote {run / name} (export it with --mirror)")

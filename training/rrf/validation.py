@@ -47,19 +47,23 @@ def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def embed_patches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """The patch features [N, P, D] of plain, un-augmented faces."""
+def _embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int, reduce) -> torch.Tensor:
     was_training = model.training
     model.eval()
-    dev = next(model.parameters()).device  # the faces go to the model (CPU or GPU); features come back
-    out = [model(centre_crop(faces_u8[i:i + batch].to(dev))).float().cpu() for i in range(0, len(faces_u8), batch)]
+    dev = next(model.parameters()).device  # the faces go to the model (CPU or GPU); results come back
+    out = [reduce(model(centre_crop(faces_u8[i:i + batch].to(dev)))).float().cpu() for i in range(0, len(faces_u8), batch)]
     model.train(was_training)
     return torch.cat(out)
 
 
+def embed_patches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """The patch features [N, P, D] of plain, un-augmented faces."""
+    return _embed(model, faces_u8, batch, lambda f: f)
+
+
 def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """The face descriptors [N, D]."""
-    return descriptor(embed_patches(model, faces_u8, batch))
+    """The face descriptors [N, D], reduced batch by batch on the model's device."""
+    return _embed(model, faces_u8, batch, descriptor)
 
 
 def identity_faces(cache: Cache, train_idx: np.ndarray, min_faces: int = 2, identities: int = 0) -> np.ndarray:
@@ -102,7 +106,10 @@ class Validation:
         return cache, train_idx, Validation.build(cache, val_idx, teacher_mean(cache, train_idx, state["teacherMean"]))
 
     def score(self, model: RRFNet | torch.nn.Module) -> dict:
-        d = embed(model, self.faces)
+        return self.score_descriptors(embed(model, self.faces))
+
+    def score_descriptors(self, d: torch.Tensor) -> dict:
+        """Accuracy, AUC and mean cosine with the teacher of these held-out descriptors [N, D]."""
         acc, auc = best_accuracy(F.cosine_similarity(d[self.a], d[self.b]).numpy(), self.same)
         agree = F.cosine_similarity(d, self.teacher).mean().item()
         return {"accuracy": acc, "auc": auc, "teacherCos": agree}
