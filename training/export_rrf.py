@@ -88,9 +88,11 @@ def describe_data(cache: Cache) -> str:
 def checkpoint_validation(run: Path, state: dict) -> dict | None:
     """The training-time validation of this checkpoint's own step (not the run's best, which
     last.pt also carries). Checkpoints saved before train_rrf.py stored it: the run's log. A
-    checkpoint whose heads fit_projection.py whitened: the score it measured after folding."""
-    if state.get("projection"):
-        return state["projection"]["heldOut"]
+    checkpoint whose heads fit_projection.py whitened, or refit_heads.py refitted: the score it
+    measured on the new heads."""
+    for changed in ("projection", "refit"):
+        if state.get(changed):
+            return state[changed]["heldOut"]
     if state.get("validation"):
         return state["validation"]
     if state["best"].get("step") == state["step"]:
@@ -151,11 +153,12 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
-    projection = state.get("projection")
-    if projection and projection["mirror"] != args.mirror:
-        # the whitening was fitted on the descriptor with (or without) the mirror; the other is untested
-        raise SystemExit(f"{args.checkpoint} was whitened for {'the' if projection['mirror'] else 'no'} mirror: "
-                         f"export it {'with' if projection['mirror'] else 'without'} --mirror")
+    projection, refit = state.get("projection"), state.get("refit")
+    for changed, how in ((projection, "whitened"), (refit, "refitted")):
+        if changed and changed["mirror"] != args.mirror:
+            # the heads were fitted on the descriptor with (or without) the mirror; the other is untested
+            raise SystemExit(f"{args.checkpoint} was {how} for {'the' if changed['mirror'] else 'no'} mirror: "
+                             f"export it {'with' if changed['mirror'] else 'without'} --mirror")
     model = RRFNet.from_checkpoint(state, mirror=args.mirror)
     model.eval()
     macs = count_macs(model)
@@ -205,7 +208,8 @@ def main() -> None:
             "steps": state["step"], "batch": int(targs["batch"]),
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
-            "checkpoint": args.checkpoint, "projection": projection, "commit": git_commit(),
+            "checkpoint": args.checkpoint, "projection": projection,
+            **({"refit": refit} if refit else {}), "commit": git_commit(),
             **({"recoveredFrom": {k: recovered[k] for k in ("file", "sha256")}} if recovered else {}),
             "params": params, "multiplyAddsPerFace": macs,
             "weights": "uint8 per output channel, dequantised in the graph",
