@@ -17,8 +17,8 @@ written beside the source as <checkpoint>-refit.pt for `export_rrf.py --checkpoi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,23 +27,24 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import FACE_SIZE, centre_crop, teacher_mean  # noqa: E402
+from rrf.data import teacher_mean  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
-from rrf.validation import Validation  # noqa: E402
+from rrf.validation import Validation, embed_batches  # noqa: E402
 
 
-@torch.no_grad()
-def mirrored_trunk_features(model: RRFNet, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
+def trunk_fingerprint(state: dict) -> str:
+    """sha256 of every weight but the heads: kept trunk features are valid exactly while it holds."""
+    h = hashlib.sha256()
+    for name, value in sorted(state["model"].items()):
+        if name != "heads":
+            h.update(name.encode() + value.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def mirrored_trunk_features(model: RRFNet, faces_u8: torch.Tensor) -> torch.Tensor:
     """g: [N, P * 256], each position's pooled trunk feature averaged over the face and its mirror image."""
-    out, start = [], time.time()
-    flip = torch.arange(FACE_SIZE - 1, -1, -1)
-    for i in range(0, len(faces_u8), batch):
-        x = centre_crop(faces_u8[i:i + batch])
-        f = model.trunk_features(torch.cat([x, x.index_select(3, flip)]))
-        out.append((0.5 * (f[:len(x)] + f[len(x):])).reshape(len(x), -1))
-        if i % (batch * 40) == 0:
-            print(f"  trunk features {i}/{len(faces_u8)} ({time.time() - start:.0f}s)", flush=True)
-    return torch.cat(out)
+    return embed_batches(model, faces_u8, reduce=lambda g: g.reshape(len(g), -1),
+                         forward=model.mirrored_trunk_features, progress="trunk features")
 
 
 def main() -> None:
@@ -78,20 +79,23 @@ def main() -> None:
     def as_sequence(g: torch.Tensor) -> torch.Tensor:
         return (g / p).T.unsqueeze(0).contiguous()
 
-    # The trunk pass is most of a run's time (13 of 16 minutes for rrf28 on two cores) and does not
-    # depend on any refit setting, so its features are kept beside the checkpoint for the next run.
+    # The trunk pass is most of a run's time (14 of 23 minutes for rrf28 on two cores) and does not
+    # depend on any refit setting, so its features are kept beside the checkpoint for the next run,
+    # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training).
     features_file = run / f"{Path(args.checkpoint).stem}-trunk-features.pt"
+    trunk = trunk_fingerprint(state)
     kept = torch.load(features_file) if features_file.exists() and not args.no_keep else None
-    if kept is not None and np.array_equal(kept["trainIdx"], train_idx) and len(kept["val"]) == len(held_out.faces):
+    if (kept is not None and kept.get("trunk") == trunk and np.array_equal(kept["trainIdx"], train_idx)
+            and len(kept["val"]) == len(held_out.faces)):
         print(f"trunk features from {features_file}", flush=True)
         g_train, g_val = kept["train"], kept["val"]
     else:
         g_train = mirrored_trunk_features(model, cache.faces[train_idx])
         g_val = mirrored_trunk_features(model, held_out.faces)
         if not args.no_keep:
-            torch.save({"trainIdx": train_idx, "train": g_train, "val": g_val}, features_file)
+            torch.save({"trunk": trunk, "trainIdx": train_idx, "train": g_train, "val": g_val}, features_file)
     x_conv, x_val = as_sequence(g_train), as_sequence(g_val)
-    del g_train, g_val
+    del kept, g_train, g_val  # only the transposed copies are used from here on
     h0 = model.heads.detach().reshape(p * c_in, dim)
 
     def descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:

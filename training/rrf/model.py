@@ -72,6 +72,12 @@ def _channels(name: str) -> int:
     return int(name[4:].split("_")[0])
 
 
+def flip_faces(faces: torch.Tensor) -> torch.Tensor:
+    """[N, 3, 112, 112] mirrored left-right; index_select rather than flip, since it exports to ONNX
+    as a plain Gather (over constant indices: the face size is fixed, not read from the input)."""
+    return faces.index_select(3, torch.arange(FACE_SIZE - 1, -1, -1, device=faces.device))
+
+
 class RRFNet(nn.Module):
     def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False,
                  input_size: int | None = None):
@@ -149,9 +155,7 @@ class RRFNet(nn.Module):
         if not self.mirror:
             return self.patch_features(faces)
         n = faces.shape[0]
-        # index_select rather than flip: it exports to ONNX as a plain Gather.
-        flipped = faces.index_select(3, torch.arange(FACE_SIZE - 1, -1, -1, device=faces.device))
-        both = self.patch_features(torch.cat([faces, flipped]))
+        both = self.patch_features(torch.cat([faces, flip_faces(faces)]))
         # Patch i of the face, mirrored, sits at mirror_position[i] of the flipped face.
         return 0.5 * (both[:n] + both[n:].index_select(1, self.mirror_position))
 
@@ -159,6 +163,17 @@ class RRFNet(nn.Module):
         n = faces.shape[0]
         x = self.trunk_features(faces).unsqueeze(2)  # [N, P, 1, 256]
         return torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
+
+    def mirrored_trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position.
+
+        With the mirror the descriptor is (1/P) sum_i (H_i f_i(x) + H_m(i) f_m(i)(flip x)) / 2, and m
+        is a permutation of the positions, so it equals (1/P) sum_j H_j g_j: pairing each position
+        with itself (not with m(j), as forward() must for the per-patch features) is exact for the
+        descriptor, which is what a refit of the heads needs."""
+        n = faces.shape[0]
+        both = self.trunk_features(torch.cat([faces, flip_faces(faces)]))
+        return 0.5 * (both[:n] + both[n:])
 
     def trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
         """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its pixels."""

@@ -5,6 +5,7 @@ quantised weights and mirror option included, on the same pairs). LFW is never u
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,23 +48,30 @@ def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def _embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int, reduce) -> torch.Tensor:
+def embed_batches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64, reduce=lambda f: f,
+                  forward=None, progress: str | None = None) -> torch.Tensor:
+    """``reduce(forward(faces))`` of plain, un-augmented faces, batch by batch on the model's device
+    (``forward`` is the model itself unless given); ``progress`` names a pass long enough to report."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device  # the faces go to the model (CPU or GPU); results come back
-    out = [reduce(model(centre_crop(faces_u8[i:i + batch].to(dev)))).float().cpu() for i in range(0, len(faces_u8), batch)]
+    forward, out, start = forward or model, [], time.time()
+    for i in range(0, len(faces_u8), batch):
+        out.append(reduce(forward(centre_crop(faces_u8[i:i + batch].to(dev)))).float().cpu())
+        if progress and i % (batch * 40) == 0:
+            print(f"  {progress} {i}/{len(faces_u8)} ({time.time() - start:.0f}s)", flush=True)
     model.train(was_training)
     return torch.cat(out)
 
 
 def embed_patches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
     """The patch features [N, P, D] of plain, un-augmented faces."""
-    return _embed(model, faces_u8, batch, lambda f: f)
+    return embed_batches(model, faces_u8, batch)
 
 
 def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
     """The face descriptors [N, D], reduced batch by batch on the model's device."""
-    return _embed(model, faces_u8, batch, descriptor)
+    return embed_batches(model, faces_u8, batch, descriptor)
 
 
 def identity_faces(cache: Cache, train_idx: np.ndarray, min_faces: int = 2, identities: int = 0) -> np.ndarray:
