@@ -13,6 +13,11 @@ of the mirrored student), starting from the trained heads. The step is chosen on
 identities, never on LFW. Each feature still sees only its own patch, and the score still
 decomposes exactly: only head weights change. The best step, if it beats the trained heads, is
 written beside the source as <checkpoint>-refit.pt for `export_rrf.py --checkpoint ... --mirror`.
+
+The heads overfit the plain faces after a few hundred steps; ``--augmented K`` adds K augmented
+copies of each training face (the training augmentation: alignment jitter, colour, blur, low
+resolution), each with its photo's target. Their trunk features cost one trunk pass per copy and
+are kept beside the checkpoint like the plain ones.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import teacher_mean  # noqa: E402
+from rrf.data import augment, centre_crop, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 
@@ -41,10 +46,28 @@ def trunk_fingerprint(state: dict) -> str:
     return h.hexdigest()
 
 
-def mirrored_trunk_features(model: RRFNet, faces_u8: torch.Tensor) -> torch.Tensor:
-    """g: [N, P * 256], each position's pooled trunk feature averaged over the face and its mirror image."""
+def mirrored_trunk_features(model: RRFNet, faces_u8: torch.Tensor, augment_with: torch.Generator | None = None,
+                            progress: str = "trunk features") -> torch.Tensor:
+    """g: [N, P * 256], each position's pooled trunk feature averaged over the face and its mirror image;
+    of augmented copies of the faces when ``augment_with`` (the draws' generator) is given. The
+    augmentation's own flip changes nothing here: the mirrored features are the same for both."""
+    prepare = (lambda f: augment(f, augment_with)[0]) if augment_with is not None else centre_crop
     return embed_batches(model, faces_u8, reduce=lambda g: g.reshape(len(g), -1),
-                         forward=model.mirrored_trunk_features, progress="trunk features")
+                         forward=model.mirrored_trunk_features, progress=progress, prepare=prepare)
+
+
+def kept_or_computed(file: Path, key: dict, compute, keep: bool) -> dict:
+    """``compute()`` (a dict of tensors), or the copy kept in ``file`` when every field of ``key``
+    matches; a computed one is written there with its key when ``keep``."""
+    if keep and file.exists():
+        saved = torch.load(file)
+        if all(np.array_equal(saved.get(k), v) for k, v in key.items()):
+            print(f"trunk features from {file}", flush=True)
+            return saved
+    value = compute()
+    if keep:
+        torch.save({**key, **value}, file)
+    return value
 
 
 def identity_pulled(y: torch.Tensor, identities: np.ndarray, pull: float) -> torch.Tensor:
@@ -67,6 +90,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.01, help="Adam step, relative to the trained heads' spread")
     ap.add_argument("--identity-pull", type=float, default=0.0,
                     help="move each face's target this far towards its CelebA identity's mean target (0: none)")
+    ap.add_argument("--augmented", type=int, default=0,
+                    help="also fit on this many augmented copies of each training face (alignment jitter, colour, "
+                         "blur, low resolution; seed 0), their trunk features kept like the plain ones")
     ap.add_argument("--eval-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads; keep at least 2: with one, Debian's torch takes a convolution path "
@@ -99,20 +125,22 @@ def main() -> None:
     # The trunk pass is most of a run's time (14 of 23 minutes for rrf28 on two cores) and does not
     # depend on any refit setting, so its features are kept beside the checkpoint for the next run,
     # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training).
-    features_file = run / f"{Path(args.checkpoint).stem}-trunk-features.pt"
-    trunk = trunk_fingerprint(state)
-    kept = torch.load(features_file) if features_file.exists() and not args.no_keep else None
-    if (kept is not None and kept.get("trunk") == trunk and np.array_equal(kept["trainIdx"], train_idx)
-            and len(kept["val"]) == len(held_out.faces)):
-        print(f"trunk features from {features_file}", flush=True)
-        g_train, g_val = kept["train"], kept["val"]
-    else:
-        g_train = mirrored_trunk_features(model, cache.faces[train_idx])
-        g_val = mirrored_trunk_features(model, held_out.faces)
-        if not args.no_keep:
-            torch.save({"trunk": trunk, "trainIdx": train_idx, "train": g_train, "val": g_val}, features_file)
-    x_conv, x_val = as_sequence(g_train), as_sequence(g_val)
-    del kept, g_train, g_val  # only the transposed copies are used from here on
+    stem, key = Path(args.checkpoint).stem, {"trunk": trunk_fingerprint(state), "trainIdx": train_idx}
+    plain = kept_or_computed(run / f"{stem}-trunk-features.pt", key, lambda: {
+        "train": mirrored_trunk_features(model, cache.faces[train_idx]),
+        "val": mirrored_trunk_features(model, held_out.faces)}, keep=not args.no_keep)
+    g_train = [plain["train"]]
+    if args.augmented:
+        gen = torch.Generator().manual_seed(0)
+        augmented = kept_or_computed(run / f"{stem}-trunk-features-augmented.pt", {**key, "copies": args.augmented},
+                                     lambda: {"train": torch.cat([
+                                         mirrored_trunk_features(model, cache.faces[train_idx], gen, f"augmented copy {k + 1}")
+                                         for k in range(args.augmented)])}, keep=not args.no_keep)
+        g_train.append(augmented["train"])
+        y = y.repeat(args.augmented + 1, 1)  # a copy's target is its photo's: the teacher saw the plain chip
+        del augmented
+    x_conv, x_val = as_sequence(torch.cat(g_train)), as_sequence(plain["val"])
+    del plain, g_train  # only the transposed copies are used from here on
     h0 = model.heads.detach().reshape(p * c_in, dim)
 
     def descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -147,7 +175,7 @@ def main() -> None:
     out["model"] = {**state["model"], "heads": h.float().reshape(p, c_in, dim)}
     out["validation"] = None  # the training-time score no longer describes these weights
     out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)),
-                    "identityPull": args.identity_pull,
+                    "identityPull": args.identity_pull, "augmented": args.augmented,
                     "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
                     "mirror": True}
     name = f"{Path(args.checkpoint).stem}-refit.pt"
