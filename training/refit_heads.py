@@ -17,7 +17,8 @@ written beside the source as <checkpoint>-refit.pt for `export_rrf.py --checkpoi
 The heads overfit the plain faces after a few hundred steps; ``--augmented K`` adds K augmented
 copies of each training face (the training augmentation: alignment jitter, colour, blur, low
 resolution), each with its photo's target. Their trunk features cost one trunk pass per copy and
-are kept beside the checkpoint like the plain ones.
+are kept beside the checkpoint like the plain ones. On rrf28 one copy slowed the fit and did not
+raise its best held-out score, nor did ``--identity-pull`` (MODEL_CARD.md, session 14).
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def main() -> None:
                     help="torch threads; keep at least 2: with one, Debian's torch takes a convolution path "
                          "about 20x slower for these products (6.1 s against 0.33 s for 2,000 rrf28 faces)")
     ap.add_argument("--no-keep", action="store_true",
-                    help="neither read nor write <checkpoint>-trunk-features.pt beside the checkpoint")
+                    help="neither read nor write the kept trunk features (<checkpoint>-trunk-features*.pt)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     run = args.run.expanduser()
@@ -178,7 +179,7 @@ def main() -> None:
                     "identityPull": args.identity_pull, "augmented": args.augmented,
                     "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
                     "mirror": True}
-    name = f"{Path(args.checkpoint).stem}-refit.pt"
+    name = f"{stem}-refit.pt"
     torch.save(out, run / name)
     print(f"step {chosen} chosen; wrote {run / name} (export it with --mirror)")
 
