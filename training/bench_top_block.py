@@ -7,7 +7,7 @@ The head refit (refit_heads.py) moves only the heads and has stopped paying, so 
 2-core CPU can train is the top of the trunk, run on the kept outputs of the frozen blocks below
 it (each patch's and its mirror image's). This times a forward and backward pass of the last
 ``--blocks`` residual blocks on random inputs of exactly those outputs' shape (read off a forward
-hook), for a batch of faces, and scales it to one pass over the 15,047 training faces. Nothing
+hook), for a batch of faces, and scales it to one pass over the training faces (``--train-faces``). Nothing
 is trained or written.
 """
 from __future__ import annotations
@@ -21,20 +21,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import manifest as mf  # noqa: E402
 from rrf.model import FACE_SIZE, RRFNet  # noqa: E402
-
-SHIPPED = {"rrf28": (28, 36), "rrf56": (56, 72)}  # patch, size inside the graph; both at stride 14
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, default=1, help="train the last this many residual blocks")
     ap.add_argument("--faces", type=int, default=64, help="faces per timed batch")
+    ap.add_argument("--train-faces", type=int, default=15047,
+                    help="faces in one pass (the CelebA training split of the prepared cache)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    for model_id, (patch, size) in SHIPPED.items():
-        model = RRFNet(patch, 14, mirror=True, input_size=size)
+    for entry in mf.rrf_entries():  # the shipped grids, as the manifest records them
+        model = RRFNet.of_manifest_entry(entry, mirror=True)
         top = torch.nn.Sequential(*model.blocks[-args.blocks:])
         seen = []
         hook = top[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[1:]))
@@ -47,9 +48,9 @@ def main() -> None:
             start = time.time()
             top(x).mean().backward()
             took = time.time() - start
-        print(f"{model_id}: last {args.blocks} block(s), {params:,} parameters, input {tuple(seen[0])} per patch; "
+        print(f"{entry['id']}: last {args.blocks} block(s), {params:,} parameters, input {tuple(seen[0])} per patch; "
               f"{args.faces} faces x {model.num_patches} patches x 2 views forward+backward {took:.2f} s, "
-              f"{15047 / args.faces * took / 60:.1f} min per pass over 15,047 faces", flush=True)
+              f"{args.train_faces / args.faces * took / 60:.1f} min per pass over {args.train_faces:,} faces", flush=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,11 @@ def write_manifest(data: dict[str, Any], path: Path = MANIFEST_PATH) -> None:
     tmp.replace(path)
 
 
+def rrf_entries(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The entries of the manifest that are RRFNets (a mean-cosine model with a patch grid)."""
+    return [m for m in (data or read_manifest())["models"] if m.get("kind") == "mean-cosine" and "patchSize" in m]
+
+
 def file_entry_fields(model_file: Path) -> dict[str, Any]:
     return {"file": model_file.name, "sha256": sha256_file(model_file), "bytes": model_file.stat().st_size}
 

@@ -63,8 +63,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train",
                     help="the prepared training faces that validation and training will read")
     args = ap.parse_args()
-    entry = next((m for m in mf.read_manifest()["models"] if m["id"] == args.id), None)
-    if entry is None or entry.get("kind") != "mean-cosine" or "patchSize" not in entry:
+    entry = next((m for m in mf.rrf_entries() if m["id"] == args.id), None)
+    if entry is None:
         raise SystemExit(f"{args.id}: not an RRFNet in {mf.MANIFEST_PATH}")
     path = mf.MODELS_DIR / entry["file"]
     sha = mf.sha256_file(path)
@@ -72,7 +72,7 @@ def main() -> None:
         raise SystemExit(f"{path}: sha256 {sha} differs from the manifest's {entry['sha256']}")
 
     weights, codes = shipped_weights(path)
-    model = RRFNet(entry["patchSize"], entry["stride"], input_size=entry.get("patchInputSize"))
+    model = RRFNet.of_manifest_entry(entry)
     model.load_state_dict(weights)  # strict: every parameter is there and nothing else
     if [list(b) for b in model.boxes] != entry["patches"]:
         raise SystemExit(f"{args.id}: the rebuilt grid differs from the manifest's patch boxes")

@@ -120,6 +120,11 @@ class RRFNet(nn.Module):
         model.load_state_dict(state["model"])
         return model
 
+    @staticmethod
+    def of_manifest_entry(entry: dict, mirror: bool = False) -> "RRFNet":
+        """The untrained network a manifest entry describes: its patch grid and size inside the graph."""
+        return RRFNet(entry["patchSize"], entry["stride"], mirror=mirror, input_size=entry.get("patchInputSize"))
+
     @torch.no_grad()
     def load_weights(self, state: dict, boxes: list[list[int]]) -> None:
         """Loads another run's weights, whose heads belong to ``boxes``.
