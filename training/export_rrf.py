@@ -88,9 +88,9 @@ def describe_data(cache: Cache) -> str:
 def checkpoint_validation(run: Path, state: dict) -> dict | None:
     """The training-time validation of this checkpoint's own step (not the run's best, which
     last.pt also carries). Checkpoints saved before train_rrf.py stored it: the run's log. A
-    checkpoint whose heads fit_projection.py whitened, or refit_heads.py refitted: the score it
-    measured on the new heads."""
-    for changed in ("projection", "refit"):
+    checkpoint whose heads fit_projection.py whitened, refit_heads.py refitted, or whose top
+    finetune_top.py trained: the score it measured on the new weights (the last change first)."""
+    for changed in ("topFinetune", "projection", "refit"):
         if state.get(changed):
             return state[changed]["heldOut"]
     if state.get("validation"):
@@ -153,8 +153,8 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
-    projection, refit = state.get("projection"), state.get("refit")
-    for changed, how in ((projection, "whitened"), (refit, "refitted")):
+    projection, refit, top = state.get("projection"), state.get("refit"), state.get("topFinetune")
+    for changed, how in ((projection, "whitened"), (refit, "refitted"), (top, "fine-tuned")):
         if changed and changed["mirror"] != args.mirror:
             # the heads were fitted on the descriptor with (or without) the mirror; the other is untested
             raise SystemExit(f"{args.checkpoint} was {how} for {'the' if changed['mirror'] else 'no'} mirror: "
@@ -209,6 +209,7 @@ def main() -> None:
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "projection": projection, "refit": refit,
+            **({"topFinetune": top} if top else {}),
             "commit": git_commit(),
             **({"recoveredFrom": {k: recovered[k] for k in ("file", "sha256")}} if recovered else {}),
             "params": params, "multiplyAddsPerFace": macs,

@@ -182,15 +182,27 @@ class RRFNet(nn.Module):
 
     def trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
         """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its pixels."""
-        n = faces.shape[0]
+        return self.upper_trunk(self.lower_trunk(faces, 0), 0)
+
+    def lower_trunk(self, faces: torch.Tensor, top_blocks: int) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N * P, C, h, w]: each patch through the trunk but its last ``top_blocks``
+        residual blocks (patch i of face n at n * P + i). A fine-tune of the top keeps these."""
         x = self.cut_patches(faces)
         if self.input_size != self.patch:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         x = self.stem(x)
         x = F.max_pool2d(x, 3, 2, padding=1)
-        for block in self.blocks:
+        for block in self.blocks[:len(self.blocks) - top_blocks]:
             x = block(x)
-        return x.mean(dim=(2, 3)).reshape(n, self.num_patches, -1)
+        return x
+
+    def upper_trunk(self, lower: torch.Tensor, top_blocks: int) -> torch.Tensor:
+        """``lower_trunk``'s output [N * P, C, h, w] -> [N, P, 256]: the last ``top_blocks`` blocks, then
+        the mean over each patch's pixels."""
+        x = lower
+        for block in self.blocks[len(self.blocks) - top_blocks:]:
+            x = block(x)
+        return x.mean(dim=(2, 3)).reshape(-1, self.num_patches, x.shape[1])
 
     @torch.no_grad()
     def init_from_teacher(self, weights_dir: Path = TEACHER_WEIGHTS) -> None:

@@ -49,16 +49,18 @@ def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
 
 @torch.no_grad()
 def embed_batches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64, reduce=lambda f: f,
-                  forward=None, progress: str | None = None, prepare=centre_crop) -> torch.Tensor:
+                  forward=None, progress: str | None = None, prepare=centre_crop,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``reduce(forward(prepare(faces)))``, batch by batch on the model's device: ``prepare`` turns
     stored uint8 faces into the network's input (plain, un-augmented ones unless given), ``forward``
-    is the model itself unless given; ``progress`` names a pass long enough to report."""
+    is the model itself unless given; ``progress`` names a pass long enough to report. The results
+    come back to the CPU as ``dtype`` (float16 halves what a large kept pass holds)."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device  # the faces go to the model (CPU or GPU); results come back
     forward, out, start = forward or model, [], time.time()
     for i in range(0, len(faces_u8), batch):
-        out.append(reduce(forward(prepare(faces_u8[i:i + batch].to(dev)))).float().cpu())
+        out.append(reduce(forward(prepare(faces_u8[i:i + batch].to(dev)))).to(dtype).cpu())
         if progress and i % (batch * 40) == 0:
             print(f"  {progress} {i}/{len(faces_u8)} ({time.time() - start:.0f}s)", flush=True)
     model.train(was_training)

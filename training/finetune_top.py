@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Fine-tune the top of a student's trunk, with its heads, on kept outputs of the frozen blocks below.
+
+    /usr/bin/python3 training/finetune_top.py --run ~/.cache/patchface/runs/rrf56-shipped --checkpoint shipped-refit.pt
+
+The head refit (refit_heads.py) stopped paying: on rrf28 neither augmented copies nor targets
+pulled towards each identity moved its best held-out score, which points at the trunk. A full
+trunk pass is what a 2-core CPU cannot afford many of, but the lower blocks need not move: their
+outputs for each patch of each training face, and of its mirror image, are computed once (one
+trunk pass, kept beside the checkpoint as float16) and only the last ``--blocks`` residual blocks
+and the heads train on them, in minibatches (AdamW, warm-up then cosine decay, the training
+loss: 1 - cos(A, t) plus the in-batch cosine-matrix term). The target t is the refit's: the
+teacher's unit descriptor averaged over its plain and mirrored chips, since the mirrored
+student's descriptor is A = (1/P) sum_j H_j g_j with g_j = (f_j(x) + f_j(flip x)) / 2.
+
+Every weight is still shared by all patches or belongs to one position, and nothing mixes
+patches: each feature still sees only its own patch and the score still decomposes exactly. The
+step is chosen on the held-out identities, never on LFW; the best, if it beats the start, is
+written beside the source as <checkpoint>-top.pt for `export_rrf.py --checkpoint ... --mirror`.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from refit_heads import kept_or_computed, trunk_fingerprint  # noqa: E402
+from rrf.data import teacher_mean  # noqa: E402
+from rrf.model import RRFNet, flip_faces, load_checkpoint  # noqa: E402
+from rrf.validation import Validation, embed_batches  # noqa: E402
+from train_rrf import cos_matrix  # noqa: E402
+
+
+def lower_outputs(model: RRFNet, faces_u8: torch.Tensor, top_blocks: int, progress: str) -> torch.Tensor:
+    """[N, 2, P, C, h, w] float16: each patch's output of the frozen lower trunk, for the face
+    (view 0) and its mirror image (view 1), patch j of the mirror image at position j."""
+    p = model.num_patches
+
+    def forward(faces: torch.Tensor) -> torch.Tensor:
+        x = model.lower_trunk(torch.cat([faces, flip_faces(faces)]), top_blocks)
+        return x.reshape(2, len(faces), p, *x.shape[1:]).transpose(0, 1)
+
+    return embed_batches(model, faces_u8, forward=forward, progress=progress, dtype=torch.float16)
+
+
+def descriptors(model: RRFNet, lower: torch.Tensor, top_blocks: int) -> torch.Tensor:
+    """[B, 2, P, C, h, w] kept lower outputs -> [B, dim]: the mirrored student's descriptor
+    (1/P) sum_j H_j g_j, g_j the top's pooled feature at position j averaged over both views."""
+    b, p = lower.shape[0], model.num_patches
+    g = model.upper_trunk(lower.float().reshape(-1, *lower.shape[3:]), top_blocks)  # [2B, P, 256]
+    g = g.reshape(b, 2, p, -1).mean(1)
+    return torch.einsum("bpc,pcd->bd", g, model.heads) / p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--checkpoint", default="shipped-refit.pt")
+    ap.add_argument("--blocks", type=int, default=1, help="train the last this many residual blocks (and the heads)")
+    ap.add_argument("--faces", type=int, default=0,
+                    help="train on this many training faces, at random (seed 0); 0: all. Kept outputs are "
+                         "keyed on the faces, so a smoke run never overwrites those of a full one")
+    ap.add_argument("--epochs", type=float, default=4, help="passes over the training faces")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-4, help="AdamW step of the top blocks (the training run's was 3e-4)")
+    ap.add_argument("--head-lr", type=float, default=3e-4, help="AdamW step of the heads")
+    ap.add_argument("--relational", type=float, default=1.0, help="weight of the cosine-matrix loss, as in training")
+    ap.add_argument("--eval-every", type=int, default=25, help="score the held-out identities every this many steps")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads; keep at least 2 (see refit_heads.py)")
+    ap.add_argument("--no-keep", action="store_true", help="neither read nor write the kept lower outputs")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    run = args.run.expanduser()
+    state = load_checkpoint(run / args.checkpoint)
+    refit = state.get("refit")
+    if refit and not refit["mirror"]:
+        raise SystemExit(f"{args.checkpoint}'s heads were refitted without the mirror; this fine-tune is of the mirrored model")
+    model = RRFNet.from_checkpoint(state, mirror=True).eval()
+    if not 1 <= args.blocks <= len(model.blocks):
+        raise SystemExit(f"--blocks must be 1 to {len(model.blocks)}")
+    cache, train_idx, held_out = Validation.of_checkpoint(state)
+    if args.faces:
+        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(args.faces, len(train_idx)), replace=False))
+    centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
+    y = F.normalize(F.normalize(cache.teacher[train_idx] - centre, dim=2).sum(1), dim=1)  # [N, 128]
+
+    stem = Path(args.checkpoint).stem
+    key = {"trunk": trunk_fingerprint(state), "trainIdx": train_idx, "blocks": args.blocks}
+    kept = kept_or_computed(run / f"{stem}-lower-{args.blocks}.pt", key, lambda: {
+        "train": lower_outputs(model, cache.faces[train_idx], args.blocks, "lower trunk, training faces"),
+        "val": lower_outputs(model, held_out.faces, args.blocks, "lower trunk, held-out faces")}, keep=not args.no_keep)
+    lower, lower_val = kept["train"], kept["val"]
+    del kept
+    top = model.blocks[len(model.blocks) - args.blocks:]
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    trained = list(top.parameters())
+    for prm in trained + [model.heads]:
+        prm.requires_grad_(True)
+    print(f"{len(train_idx)} training faces, kept lower outputs {tuple(lower.shape[1:])} each "
+          f"({lower.numel() * 2 / 1e9:.1f} GB); training {sum(p.numel() for p in trained):,} trunk and "
+          f"{model.heads.numel():,} head parameters; validation {len(held_out.same)} pairs", flush=True)
+
+    @torch.no_grad()
+    def held_out_score() -> dict:
+        model.eval()
+        d = torch.cat([descriptors(model, lower_val[i:i + 64], args.blocks) for i in range(0, len(lower_val), 64)])
+        return held_out.score_descriptors(d)
+
+    start_score = held_out_score()
+    print(f"start: held-out accuracy {start_score['accuracy']:.4f} AUC {start_score['auc']:.4f} "
+          f"cosine with the teacher {start_score['teacherCos']:.3f}", flush=True)
+    opt = torch.optim.AdamW([{"params": trained, "lr": args.lr}, {"params": [model.heads], "lr": args.head_lr}],
+                            weight_decay=1e-4)
+    base_lrs = [args.lr, args.head_lr]
+    steps_per_epoch = len(train_idx) // args.batch
+    total = max(1, int(args.epochs * steps_per_epoch))
+    gen = torch.Generator().manual_seed(args.seed)
+    best = (start_score["accuracy"], start_score["auc"], 0, None)
+    order, step, loss_sum, started = torch.randperm(len(train_idx), generator=gen), 0, 0.0, time.time()
+    while step < total:
+        at = (step % steps_per_epoch) * args.batch
+        if at == 0 and step:
+            order = torch.randperm(len(train_idx), generator=gen)
+        idx = order[at:at + args.batch]
+        model.train()
+        a = descriptors(model, lower[idx], args.blocks)
+        target = y[idx]
+        loss = (1 - F.cosine_similarity(a, target)).mean() + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        warm = min(1.0, (step + 1) / 50)
+        decay = 0.5 * (1 + math.cos(math.pi * step / total))
+        for group, lr in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr * warm * decay
+        opt.step()
+        step += 1
+        loss_sum += loss.item()
+        if step % args.eval_every == 0 or step == total:
+            s = held_out_score()
+            better = (s["accuracy"], s["auc"]) > best[:2]
+            if better:
+                best = (s["accuracy"], s["auc"], step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            print(f"step {step}/{total} (epoch {step / steps_per_epoch:.2f}, {(time.time() - started) / 60:.1f} min): "
+                  f"loss {loss_sum / args.eval_every:.4f}; held-out accuracy {s['accuracy']:.4f} AUC {s['auc']:.4f} "
+                  f"cosine with the teacher {s['teacherCos']:.3f}{' (best)' if better else ''}", flush=True)
+            loss_sum = 0.0
+    acc, auc, chosen, weights = best
+    if weights is None:
+        print("no step beats the start on the held-out identities; nothing written")
+        return
+    out = dict(state)
+    out["model"] = weights
+    out["validation"] = None  # the training-time score no longer describes these weights
+    out["topFinetune"] = {"step": chosen, "steps": total, "blocks": args.blocks, "epochs": args.epochs,
+                          "batch": args.batch, "lr": args.lr, "headLr": args.head_lr, "relational": args.relational,
+                          "faces": int(len(train_idx)), "seed": args.seed,
+                          "heldOut": {"accuracy": acc, "auc": auc},
+                          "heldOutBefore": {"accuracy": start_score["accuracy"], "auc": start_score["auc"]},
+                          "mirror": True}
+    name = f"{stem}-top.pt"
+    torch.save(out, run / name)
+    print(f"step {chosen} chosen (held-out accuracy {acc:.4f} AUC {auc:.4f}); wrote {run / name} "
+          f"(export it with --mirror)")
+
+
+if __name__ == "__main__":
+    main()
