@@ -127,7 +127,8 @@ def main() -> None:
     total = max(1, int(args.epochs * steps_per_epoch))
     gen = torch.Generator().manual_seed(args.seed)
     best = (start_score["accuracy"], start_score["auc"], 0, None)
-    order, step, loss_sum, started = torch.randperm(len(train_idx), generator=gen), 0, 0.0, time.time()
+    order, step, started = torch.randperm(len(train_idx), generator=gen), 0, time.time()
+    losses: list[float] = []  # since the last score
     while step < total:
         at = (step % steps_per_epoch) * args.batch
         if at == 0 and step:
@@ -145,16 +146,16 @@ def main() -> None:
             group["lr"] = lr * warm * decay
         opt.step()
         step += 1
-        loss_sum += loss.item()
+        losses.append(loss.item())
         if step % args.eval_every == 0 or step == total:
             s = held_out_score()
             better = (s["accuracy"], s["auc"]) > best[:2]
             if better:
                 best = (s["accuracy"], s["auc"], step, {k: v.detach().clone() for k, v in model.state_dict().items()})
             print(f"step {step}/{total} (epoch {step / steps_per_epoch:.2f}, {(time.time() - started) / 60:.1f} min): "
-                  f"loss {loss_sum / args.eval_every:.4f}; held-out accuracy {s['accuracy']:.4f} AUC {s['auc']:.4f} "
+                  f"loss {np.mean(losses):.4f}; held-out accuracy {s['accuracy']:.4f} AUC {s['auc']:.4f} "
                   f"cosine with the teacher {s['teacherCos']:.3f}{' (best)' if better else ''}", flush=True)
-            loss_sum = 0.0
+            losses = []
     acc, auc, chosen, weights = best
     if weights is None:
         print("no step beats the start on the held-out identities; nothing written")
