@@ -33,22 +33,25 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from refit_heads import kept_or_computed, trunk_fingerprint  # noqa: E402
-from rrf.data import teacher_mean  # noqa: E402
+from rrf.data import network_input, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, flip_faces, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 from train_rrf import cos_matrix  # noqa: E402
 
 
-def lower_outputs(model: RRFNet, faces_u8: torch.Tensor, top_blocks: int, progress: str) -> torch.Tensor:
+def lower_outputs(model: RRFNet, faces_u8: torch.Tensor, top_blocks: int, progress: str,
+                  augment_with: torch.Generator | None = None) -> torch.Tensor:
     """[N, 2, P, C, h, w] float16: each patch's output of the frozen lower trunk, for the face
-    (view 0) and its mirror image (view 1), patch j of the mirror image at position j."""
+    (view 0) and its mirror image (view 1), patch j of the mirror image at position j; of
+    augmented copies of the faces when ``augment_with`` (the draws' generator) is given."""
     p = model.num_patches
 
     def forward(faces: torch.Tensor) -> torch.Tensor:
         x = model.lower_trunk(torch.cat([faces, flip_faces(faces)]), top_blocks)
         return x.reshape(2, len(faces), p, *x.shape[1:]).transpose(0, 1)
 
-    return embed_batches(model, faces_u8, forward=forward, progress=progress, dtype=torch.float16)
+    return embed_batches(model, faces_u8, forward=forward, progress=progress, dtype=torch.float16,
+                         prepare=network_input(augment_with))
 
 
 def descriptors(model: RRFNet, lower: torch.Tensor, top_blocks: int) -> torch.Tensor:
@@ -68,7 +71,10 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=0,
                     help="train on this many training faces, at random (seed 0); 0: all. Kept outputs are "
                          "keyed on the faces, so a smoke run never overwrites those of a full one")
-    ap.add_argument("--epochs", type=float, default=4, help="passes over the training faces")
+    ap.add_argument("--augmented", type=int, default=0,
+                    help="also train on this many augmented copies of each training face (alignment jitter, "
+                         "colour, blur, low resolution; seed 0), their lower outputs kept like the plain ones")
+    ap.add_argument("--epochs", type=float, default=4, help="passes over the training faces (and their copies)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-4, help="AdamW step of the top blocks (the training run's was 3e-4)")
     ap.add_argument("--head-lr", type=float, default=3e-4, help="AdamW step of the heads")
@@ -101,13 +107,33 @@ def main() -> None:
         "val": lower_outputs(model, held_out.faces, args.blocks, "lower trunk, held-out faces")}, keep=not args.no_keep)
     lower, lower_val = kept["train"], kept["val"]
     del kept
+    copies = None  # [K * N, 2, P, C, h, w]: copy k of face i at k * N + i, with face i's target
+    if args.augmented:
+        gen_aug = torch.Generator().manual_seed(0)
+        copies = kept_or_computed(run / f"{stem}-lower-{args.blocks}-augmented.pt", {**key, "copies": args.augmented},
+                                  lambda: {"train": torch.cat([
+                                      lower_outputs(model, cache.faces[train_idx], args.blocks,
+                                                    f"lower trunk, augmented copy {k + 1}", gen_aug)
+                                      for k in range(args.augmented)])}, keep=not args.no_keep)["train"]
+
+    def batch_of(rows: torch.Tensor) -> torch.Tensor:
+        """Kept lower outputs of rows of the plain faces followed by their copies."""
+        if copies is None:
+            return lower[rows]
+        plain = rows < len(lower)
+        out = torch.empty(len(rows), *lower.shape[1:], dtype=lower.dtype)
+        out[plain] = lower[rows[plain]]
+        out[~plain] = copies[rows[~plain] - len(lower)]
+        return out
+
+    examples = len(train_idx) * (args.augmented + 1)
     top = model.blocks[len(model.blocks) - args.blocks:]
     for prm in model.parameters():
         prm.requires_grad_(False)
     trained = list(top.parameters())
     for prm in trained + [model.heads]:
         prm.requires_grad_(True)
-    print(f"{len(train_idx)} training faces, kept lower outputs {tuple(lower.shape[1:])} each "
+    print(f"{len(train_idx)} training faces and {args.augmented} augmented copies of each, kept lower outputs {tuple(lower.shape[1:])} each "
           f"({lower.numel() * 2 / 1e9:.1f} GB); training {sum(p.numel() for p in trained):,} trunk and "
           f"{model.heads.numel():,} head parameters; validation {len(held_out.same)} pairs", flush=True)
 
@@ -123,20 +149,20 @@ def main() -> None:
     opt = torch.optim.AdamW([{"params": trained, "lr": args.lr}, {"params": [model.heads], "lr": args.head_lr}],
                             weight_decay=1e-4)
     base_lrs = [args.lr, args.head_lr]
-    steps_per_epoch = len(train_idx) // args.batch
+    steps_per_epoch = examples // args.batch
     total = max(1, int(args.epochs * steps_per_epoch))
     gen = torch.Generator().manual_seed(args.seed)
     best = (start_score["accuracy"], start_score["auc"], 0, None)
-    order, step, started = torch.randperm(len(train_idx), generator=gen), 0, time.time()
+    order, step, started = torch.randperm(examples, generator=gen), 0, time.time()
     losses: list[float] = []  # since the last score
     while step < total:
         at = (step % steps_per_epoch) * args.batch
         if at == 0 and step:
-            order = torch.randperm(len(train_idx), generator=gen)
+            order = torch.randperm(examples, generator=gen)
         idx = order[at:at + args.batch]
         model.train()
-        a = descriptors(model, lower[idx], args.blocks)
-        target = y[idx]
+        a = descriptors(model, batch_of(idx), args.blocks)
+        target = y[idx % len(train_idx)]  # a copy's target is its photo's: the teacher saw the plain chip
         loss = (1 - F.cosine_similarity(a, target)).mean() + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
         opt.zero_grad()
         loss.backward()
@@ -165,7 +191,7 @@ def main() -> None:
     out["validation"] = None  # the training-time score no longer describes these weights
     out["topFinetune"] = {"step": chosen, "steps": total, "blocks": args.blocks, "epochs": args.epochs,
                           "batch": args.batch, "lr": args.lr, "headLr": args.head_lr, "relational": args.relational,
-                          "faces": int(len(train_idx)), "seed": args.seed,
+                          "faces": int(len(train_idx)), "augmented": args.augmented, "seed": args.seed,
                           "heldOut": {"accuracy": acc, "auc": auc},
                           "heldOutBefore": {"accuracy": start_score["accuracy"], "auc": start_score["auc"]},
                           "mirror": True}

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import augment, centre_crop, teacher_mean  # noqa: E402
+from rrf.data import network_input, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 
@@ -52,9 +52,8 @@ def mirrored_trunk_features(model: RRFNet, faces_u8: torch.Tensor, augment_with:
     """g: [N, P * 256], each position's pooled trunk feature averaged over the face and its mirror image;
     of augmented copies of the faces when ``augment_with`` (the draws' generator) is given. The
     augmentation's own flip changes nothing here: the mirrored features are the same for both."""
-    prepare = (lambda f: augment(f, augment_with)[0]) if augment_with is not None else centre_crop
     return embed_batches(model, faces_u8, reduce=lambda g: g.reshape(len(g), -1),
-                         forward=model.mirrored_trunk_features, progress=progress, prepare=prepare)
+                         forward=model.mirrored_trunk_features, progress=progress, prepare=network_input(augment_with))
 
 
 def kept_or_computed(file: Path, key: dict, compute, keep: bool) -> dict:

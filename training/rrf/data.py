@@ -74,6 +74,16 @@ def centre_crop(faces_u8: torch.Tensor) -> torch.Tensor:
     return normalise(x)
 
 
+def network_input(augment_with: torch.Generator | None = None):
+    """What turns stored uint8 faces into the network's input for a kept pass: the plain centre
+    crop, or augmented copies when ``augment_with`` (the draws' generator) is given. The
+    augmentation's own flip is dropped: a pass that also runs each face's mirror image sees the
+    same pair of views either way."""
+    if augment_with is None:
+        return centre_crop
+    return lambda faces_u8: augment(faces_u8, augment_with)[0]
+
+
 def normalise(x: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
     return (x - mean) * SCALE
