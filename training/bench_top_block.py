@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How fast the top of a student's trunk trains on cached inputs: the next lever on a CPU.
+"""How fast the top of a student's trunk trains on cached inputs (timed before finetune_top.py trained it).
 
     /usr/bin/python3 training/bench_top_block.py --blocks 1
 

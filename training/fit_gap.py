@@ -29,6 +29,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", type=Path, nargs="+")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train")
+    ap.add_argument("--mirror", action="store_true",
+                    help="the descriptor averaged with the mirror image's, as shipped (what a refit fits)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -37,7 +39,7 @@ def main() -> None:
     sample = np.sort(np.random.default_rng(0).choice(train_idx, len(val_idx), replace=False))
     for path in args.checkpoints:
         state = load_checkpoint(path.expanduser())
-        model = RRFNet.from_checkpoint(state)
+        model = RRFNet.from_checkpoint(state, mirror=args.mirror)
         centre = teacher_mean(cache, train_idx, state["teacherMean"])
         agree = {}
         for name, idx in (("training", sample), ("held-out", val_idx)):
