@@ -17,6 +17,11 @@ Every weight is still shared by all patches or belongs to one position, and noth
 patches: each feature still sees only its own patch and the score still decomposes exactly. The
 step is chosen on the held-out identities, never on LFW; the best, if it beats the start, is
 written beside the source as <checkpoint>-top.pt for `export_rrf.py --checkpoint ... --mirror`.
+
+On both shipped students (session 15) no run of the last block beat the refit it started from
+beyond the held-out score's own noise, with or without an augmented copy of every face: they
+now fit their training faces far better than new people (`fit_gap.py --mirror`), so more
+distinct photos, not more capacity on these, is what this needs next (MODEL_CARD.md).
 """
 from __future__ import annotations
 
