@@ -6,8 +6,8 @@
 The head refit (refit_heads.py) moves only the heads and has stopped paying, so the next thing a
 2-core CPU can train is the top of the trunk, run on the kept outputs of the frozen blocks below
 it (each patch's and its mirror image's). This times a forward and backward pass of the last
-``--blocks`` residual blocks on random inputs of exactly those outputs' shape (read off a forward
-hook), for a batch of faces, and scales it to one pass over the training faces (``--train-faces``). Nothing
+``--blocks`` residual blocks (``RRFNet.upper_trunk``) on random inputs of exactly those outputs'
+shape (``RRFNet.lower_trunk``'s), for a batch of faces, and scales it to one pass over the training faces (``--train-faces``). Nothing
 is trained or written.
 """
 from __future__ import annotations
@@ -36,19 +36,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     for entry in mf.rrf_entries():  # the shipped grids, as the manifest records them
         model = RRFNet.of_manifest_entry(entry, mirror=True)
-        top = torch.nn.Sequential(*model.blocks[-args.blocks:])
-        seen = []
-        hook = top[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[1:]))
         with torch.no_grad():
-            model.trunk_features(torch.zeros(1, 3, FACE_SIZE, FACE_SIZE))
-        hook.remove()
-        x = torch.randn(args.faces * model.num_patches * 2, *seen[0])  # each patch and its mirror image
-        params = sum(p.numel() for p in top.parameters())
+            shape = model.lower_trunk(torch.zeros(1, 3, FACE_SIZE, FACE_SIZE), args.blocks).shape[1:]
+        x = torch.randn(args.faces * model.num_patches * 2, *shape)  # each patch and its mirror image
+        params = sum(p.numel() for p in model.top_blocks(args.blocks).parameters())
         for _ in range(3):  # the first passes warm up the allocator; the last is reported
             start = time.time()
-            top(x).mean().backward()
+            model.upper_trunk(x, args.blocks).mean().backward()
             took = time.time() - start
-        print(f"{entry['id']}: last {args.blocks} block(s), {params:,} parameters, input {tuple(seen[0])} per patch; "
+        print(f"{entry['id']}: last {args.blocks} block(s), {params:,} parameters, input {tuple(shape)} per patch; "
               f"{args.faces} faces x {model.num_patches} patches x 2 views forward+backward {took:.2f} s, "
               f"{args.train_faces / args.faces * took / 60:.1f} min per pass over {args.train_faces:,} faces", flush=True)
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "training"))
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
 from rrf.data import Cache  # noqa: E402
-from rrf.model import MEAN, SCALE, RRFNet, count_macs, load_checkpoint  # noqa: E402
+from rrf.model import MEAN, SCALE, WEIGHT_CHANGES, RRFNet, count_macs, load_checkpoint, mirror_mismatch  # noqa: E402
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -90,7 +90,7 @@ def checkpoint_validation(run: Path, state: dict) -> dict | None:
     last.pt also carries). Checkpoints saved before train_rrf.py stored it: the run's log. A
     checkpoint whose heads fit_projection.py whitened, refit_heads.py refitted, or whose top
     finetune_top.py trained: the score it measured on the new weights (the last change first)."""
-    for changed in ("topFinetune", "projection", "refit"):
+    for changed, _ in WEIGHT_CHANGES:
         if state.get(changed):
             return state[changed]["heldOut"]
     if state.get("validation"):
@@ -154,11 +154,11 @@ def main() -> None:
     state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
     projection, refit, top = state.get("projection"), state.get("refit"), state.get("topFinetune")
-    for changed, how in ((projection, "whitened"), (refit, "refitted"), (top, "fine-tuned")):
-        if changed and changed["mirror"] != args.mirror:
-            # the heads were fitted on the descriptor with (or without) the mirror; the other is untested
-            raise SystemExit(f"{args.checkpoint} was {how} for {'the' if changed['mirror'] else 'no'} mirror: "
-                             f"export it {'with' if changed['mirror'] else 'without'} --mirror")
+    mismatch = mirror_mismatch(state, args.mirror)
+    if mismatch:
+        how, with_mirror = mismatch
+        raise SystemExit(f"{args.checkpoint} was {how} for {'the' if with_mirror else 'no'} mirror: "
+                         f"export it {'with' if with_mirror else 'without'} --mirror")
     model = RRFNet.from_checkpoint(state, mirror=args.mirror)
     model.eval()
     macs = count_macs(model)

@@ -26,22 +26,20 @@ distinct photos, not more capacity on these, is what this needs next (MODEL_CARD
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refit_heads import kept_or_computed, trunk_fingerprint  # noqa: E402
-from rrf.data import network_input, teacher_mean  # noqa: E402
-from rrf.model import RRFNet, flip_faces, load_checkpoint  # noqa: E402
+from refit_heads import kept_key, kept_or_computed  # noqa: E402
+from rrf.data import mirrored_targets, network_input, teacher_mean  # noqa: E402
+from rrf.model import RRFNet, flip_faces, load_checkpoint, mirror_mismatch  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
-from train_rrf import cos_matrix  # noqa: E402
+from train_rrf import distillation_loss, set_learning_rates  # noqa: E402
 
 
 def lower_outputs(model: RRFNet, faces_u8: torch.Tensor, top_blocks: int, progress: str,
@@ -75,7 +73,8 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=1, help="train the last this many residual blocks (and the heads)")
     ap.add_argument("--faces", type=int, default=0,
                     help="train on this many training faces, at random (seed 0); 0: all. Kept outputs are "
-                         "keyed on the faces, so a smoke run never overwrites those of a full one")
+                         "keyed on the faces: a run on other faces recomputes them and replaces the kept file, "
+                         "so give a smoke run --no-keep")
     ap.add_argument("--augmented", type=int, default=0,
                     help="also train on this many augmented copies of each training face (alignment jitter, "
                          "colour, blur, low resolution; seed 0), their lower outputs kept like the plain ones")
@@ -93,9 +92,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
-    refit = state.get("refit")
-    if refit and not refit["mirror"]:
-        raise SystemExit(f"{args.checkpoint}'s heads were refitted without the mirror; this fine-tune is of the mirrored model")
+    mismatch = mirror_mismatch(state, True)
+    if mismatch:
+        raise SystemExit(f"{args.checkpoint} was {mismatch[0]} without the mirror; this fine-tune is of the mirrored model")
     model = RRFNet.from_checkpoint(state, mirror=True).eval()
     if not 1 <= args.blocks <= len(model.blocks):
         raise SystemExit(f"--blocks must be 1 to {len(model.blocks)}")
@@ -103,10 +102,10 @@ def main() -> None:
     if args.faces:
         train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(args.faces, len(train_idx)), replace=False))
     centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
-    y = F.normalize(F.normalize(cache.teacher[train_idx] - centre, dim=2).sum(1), dim=1)  # [N, 128]
+    y = mirrored_targets(cache, train_idx, centre)
 
     stem = Path(args.checkpoint).stem
-    key = {"trunk": trunk_fingerprint(state), "trainIdx": train_idx, "blocks": args.blocks}
+    key = {**kept_key(state, train_idx, held_out), "blocks": args.blocks}
     kept = kept_or_computed(run / f"{stem}-lower-{args.blocks}.pt", key, lambda: {
         "train": lower_outputs(model, cache.faces[train_idx], args.blocks, "lower trunk, training faces"),
         "val": lower_outputs(model, held_out.faces, args.blocks, "lower trunk, held-out faces")}, keep=not args.no_keep)
@@ -132,10 +131,9 @@ def main() -> None:
         return out
 
     examples = len(train_idx) * (args.augmented + 1)
-    top = model.blocks[len(model.blocks) - args.blocks:]
     for prm in model.parameters():
         prm.requires_grad_(False)
-    trained = list(top.parameters())
+    trained = list(model.top_blocks(args.blocks).parameters())
     for prm in trained + [model.heads]:
         prm.requires_grad_(True)
     print(f"{len(train_idx)} training faces and {args.augmented} augmented copies of each, kept lower outputs {tuple(lower.shape[1:])} each "
@@ -168,13 +166,10 @@ def main() -> None:
         model.train()
         a = descriptors(model, batch_of(idx), args.blocks)
         target = y[idx % len(train_idx)]  # a copy's target is its photo's: the teacher saw the plain chip
-        loss = (1 - F.cosine_similarity(a, target)).mean() + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+        loss = distillation_loss(a, target, args.relational)
         opt.zero_grad()
         loss.backward()
-        warm = min(1.0, (step + 1) / 50)
-        decay = 0.5 * (1 + math.cos(math.pi * step / total))
-        for group, lr in zip(opt.param_groups, base_lrs):
-            group["lr"] = lr * warm * decay
+        set_learning_rates(opt, base_lrs, step, 50, step / total)
         opt.step()
         step += 1
         losses.append(loss.item())

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import network_input, teacher_mean  # noqa: E402
+from rrf.data import mirrored_targets, network_input, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 
@@ -62,12 +62,18 @@ def kept_or_computed(file: Path, key: dict, compute, keep: bool) -> dict:
     if keep and file.exists():
         saved = torch.load(file)
         if all(np.array_equal(saved.get(k), v) for k, v in key.items()):
-            print(f"trunk features from {file}", flush=True)
+            print(f"kept outputs from {file}", flush=True)
             return saved
     value = compute()
     if keep:
         torch.save({**key, **value}, file)
     return value
+
+
+def kept_key(state: dict, train_idx: np.ndarray, held_out: Validation) -> dict:
+    """What kept outputs of a checkpoint's frozen trunk depend on: its weights, the training faces,
+    and the held-out ones (the cache only grows, so their number says which they are)."""
+    return {"trunk": trunk_fingerprint(state), "trainIdx": train_idx, "heldOutFaces": len(held_out.faces)}
 
 
 def identity_pulled(y: torch.Tensor, identities: np.ndarray, pull: float) -> torch.Tensor:
@@ -108,8 +114,7 @@ def main() -> None:
     if args.faces:
         train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(args.faces, len(train_idx)), replace=False))
     centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
-    t = F.normalize(cache.teacher[train_idx] - centre, dim=2)  # [N, 2, 128]: plain and mirrored chips
-    y = F.normalize(t.sum(1), dim=1)
+    y = mirrored_targets(cache, train_idx, centre)
     if args.identity_pull:
         y = identity_pulled(y, cache.identities[train_idx], args.identity_pull)
     p, c_in, dim = model.heads.shape
@@ -124,8 +129,9 @@ def main() -> None:
 
     # The trunk pass is most of a run's time (14 of 23 minutes for rrf28 on two cores) and does not
     # depend on any refit setting, so its features are kept beside the checkpoint for the next run,
-    # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training).
-    stem, key = Path(args.checkpoint).stem, {"trunk": trunk_fingerprint(state), "trainIdx": train_idx}
+    # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training) and
+    # on the faces (kept_key). A run on other faces recomputes them and replaces the kept file.
+    stem, key = Path(args.checkpoint).stem, kept_key(state, train_idx, held_out)
     plain = kept_or_computed(run / f"{stem}-trunk-features.pt", key, lambda: {
         "train": mirrored_trunk_features(model, cache.faces[train_idx]),
         "val": mirrored_trunk_features(model, held_out.faces)}, keep=not args.no_keep)

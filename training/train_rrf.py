@@ -43,6 +43,19 @@ def cos_matrix(x: torch.Tensor) -> torch.Tensor:
     return x @ x.t()
 
 
+def distillation_loss(a: torch.Tensor, target: torch.Tensor, relational: float) -> torch.Tensor:
+    """1 - cos(A, t), plus ``relational`` times the squared difference of the in-batch cosine matrices."""
+    return (1 - F.cosine_similarity(a, target)).mean() + relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+
+
+def set_learning_rates(opt: torch.optim.Optimizer, base_lrs: list[float], step: int, warmup: int,
+                       progress: float) -> None:
+    """Linear warm-up over ``warmup`` steps, then a cosine decay over ``progress`` (0 to 1)."""
+    warm, decay = min(1.0, (step + 1) / warmup), 0.5 * (1 + math.cos(math.pi * progress))
+    for group, lr in zip(opt.param_groups, base_lrs):
+        group["lr"] = lr * warm * decay  # in this order: a resumed run replays the same rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patch", type=int, choices=[28, 56], required=True)
@@ -198,20 +211,16 @@ def main() -> None:
         target = torch.where(flipped[:, None], both[:, 1], both[:, 0]) - target_mean
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
             a = descriptor(model(x)).float()
-        loss = (1 - F.cosine_similarity(a, target)).mean()
-        loss = loss + args.relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+        loss = distillation_loss(a, target, args.relational)
         if args.positives:
             first, second = slice(0, 2 * args.positives, 2), slice(1, 2 * args.positives, 2)
             gap = F.cosine_similarity(a[first], a[second]) - F.cosine_similarity(target[first], target[second])
             loss = loss + args.positive_weight * gap.pow(2).mean()
         opt.zero_grad()
         loss.backward()
-        warm = min(1.0, (step + 1) / 100)
         progress = min(step, args.steps) / args.steps if args.schedule == "steps" else \
             min(1.0, (time.time() - started) / budget)
-        decay = 0.5 * (1 + math.cos(math.pi * progress))
-        for g, lr in zip(opt.param_groups, base_lrs):
-            g["lr"] = lr * warm * decay
+        set_learning_rates(opt, base_lrs, step, 100, progress)
         opt.step()
         step += 1
         seen += args.batch

@@ -68,6 +68,12 @@ def teacher_mean(cache: Cache, train_idx: np.ndarray, saved: torch.Tensor | None
     return cache.teacher[train_idx].reshape(-1, cache.teacher.shape[-1]).mean(0)
 
 
+def mirrored_targets(cache: Cache, idx: np.ndarray, centre: torch.Tensor) -> torch.Tensor:
+    """[N, 128]: the target of the mirrored student, the teacher's unit descriptor averaged over the
+    photo's plain and mirrored chips (each centred and made unit first), made unit again."""
+    return F.normalize(F.normalize(cache.teacher[idx] - centre, dim=2).sum(1), dim=1)
+
+
 def centre_crop(faces_u8: torch.Tensor) -> torch.Tensor:
     """[B, 128, 128, 3] uint8 -> [B, 3, 112, 112] normalised, no augmentation (on the faces' device)."""
     x = faces_u8[:, MARGIN:MARGIN + FACE_SIZE, MARGIN:MARGIN + FACE_SIZE].permute(0, 3, 1, 2).float()

@@ -196,11 +196,15 @@ class RRFNet(nn.Module):
             x = block(x)
         return x
 
+    def top_blocks(self, count: int) -> nn.ModuleList:
+        """The last ``count`` residual blocks: what ``upper_trunk`` runs and a fine-tune of the top trains."""
+        return self.blocks[len(self.blocks) - count:]
+
     def upper_trunk(self, lower: torch.Tensor, top_blocks: int) -> torch.Tensor:
         """``lower_trunk``'s output [N * P, C, h, w] -> [N, P, 256]: the last ``top_blocks`` blocks, then
         the mean over each patch's pixels."""
         x = lower
-        for block in self.blocks[len(self.blocks) - top_blocks:]:
+        for block in self.top_blocks(top_blocks):
             x = block(x)
         return x.mean(dim=(2, 3)).reshape(-1, self.num_patches, x.shape[1])
 
@@ -230,6 +234,22 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     """A checkpoint this project wrote. weights_only=False: PyTorch 2.6 and later default to True,
     which refuses what the files hold besides tensors (numpy scores, the generator state)."""
     return torch.load(path, map_location=device, weights_only=False)
+
+
+# What may have changed a checkpoint's weights after training, newest first, each recorded under
+# its key with the held-out score it measured and whether it fitted the mirrored descriptor.
+WEIGHT_CHANGES = (("topFinetune", "fine-tuned"), ("projection", "whitened"), ("refit", "refitted"))
+
+
+def mirror_mismatch(state: dict, mirror: bool) -> tuple[str, bool] | None:
+    """A change to the checkpoint's weights fitted on the other descriptor than the one about to be
+    used (with or without the mirror), which is untested on it: how it changed them and whether it
+    had the mirror; None when there is none."""
+    for key, how in WEIGHT_CHANGES:
+        changed = state.get(key)
+        if changed and changed["mirror"] != mirror:
+            return how, changed["mirror"]
+    return None
 
 
 def saved_int(targs: dict[str, str], key: str) -> int | None:
