@@ -36,7 +36,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from refit_heads import kept_key, kept_or_computed  # noqa: E402
-from rrf.data import mirrored_targets, network_input, teacher_mean  # noqa: E402
+from rrf.data import (add_training_faces_arguments, mirrored_targets, network_input, teacher_mean,  # noqa: E402
+                      training_faces)
 from rrf.model import RRFNet, flip_faces, load_checkpoint, mirror_mismatch  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 from train_rrf import distillation_loss, set_learning_rates  # noqa: E402
@@ -71,10 +72,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="shipped-refit.pt")
     ap.add_argument("--blocks", type=int, default=1, help="train the last this many residual blocks (and the heads)")
-    ap.add_argument("--faces", type=int, default=0,
-                    help="train on this many training faces, at random (seed 0); 0: all. Kept outputs are "
-                         "keyed on the faces: a run on other faces recomputes them and replaces the kept file, "
-                         "so give a smoke run --no-keep")
+    add_training_faces_arguments(ap)
     ap.add_argument("--augmented", type=int, default=0,
                     help="also train on this many augmented copies of each training face (alignment jitter, "
                          "colour, blur, low resolution; seed 0), their lower outputs kept like the plain ones")
@@ -99,8 +97,7 @@ def main() -> None:
     if not 1 <= args.blocks <= len(model.blocks):
         raise SystemExit(f"--blocks must be 1 to {len(model.blocks)}")
     cache, train_idx, held_out = Validation.of_checkpoint(state)
-    if args.faces:
-        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(args.faces, len(train_idx)), replace=False))
+    train_idx = training_faces(cache, train_idx, args.datasets, args.faces)
     centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
     y = mirrored_targets(cache, train_idx, centre)
 
@@ -191,7 +188,7 @@ def main() -> None:
     out["validation"] = None  # the training-time score no longer describes these weights
     out["topFinetune"] = {"step": chosen, "steps": total, "blocks": args.blocks, "epochs": args.epochs,
                           "batch": args.batch, "lr": args.lr, "headLr": args.head_lr, "relational": args.relational,
-                          "faces": int(len(train_idx)), "augmented": args.augmented, "seed": args.seed,
+                          "faces": int(len(train_idx)), "datasets": args.datasets or "all", "augmented": args.augmented, "seed": args.seed,
                           "heldOut": {"accuracy": acc, "auc": auc},
                           "heldOutBefore": {"accuracy": start_score["accuracy"], "auc": start_score["auc"]},
                           "mirror": True}

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import load_cache, split_validation, teacher_mean  # noqa: E402
+from rrf.data import load_cache, split_validation, teacher_mean, training_faces  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import embed  # noqa: E402
 
@@ -31,11 +31,15 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train")
     ap.add_argument("--mirror", action="store_true",
                     help="the descriptor averaged with the mirror image's, as shipped (what a refit fits)")
+    ap.add_argument("--datasets", default="",
+                    help="draw the training faces from these datasets only, comma-separated: those the "
+                         "checkpoints trained on (celeba for the shipped refits); default: all prepared")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cache = load_cache(args.cache.expanduser())
     train_idx, val_idx = split_validation(cache)
+    train_idx = training_faces(cache, train_idx, args.datasets)
     sample = np.sort(np.random.default_rng(0).choice(train_idx, len(val_idx), replace=False))
     for path in args.checkpoints:
         state = load_checkpoint(path.expanduser())

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import mirrored_targets, network_input, teacher_mean  # noqa: E402
+from rrf.data import (add_training_faces_arguments, mirrored_targets, network_input, teacher_mean,  # noqa: E402
+                      training_faces)
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 
@@ -91,7 +92,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
-    ap.add_argument("--faces", type=int, default=0, help="fit on this many training faces, at random (seed 0); 0: all")
+    add_training_faces_arguments(ap)
     ap.add_argument("--steps", type=int, default=200, help="full-batch Adam steps")
     ap.add_argument("--lr", type=float, default=0.01, help="Adam step, relative to the trained heads' spread")
     ap.add_argument("--identity-pull", type=float, default=0.0,
@@ -111,8 +112,7 @@ def main() -> None:
     state = load_checkpoint(run / args.checkpoint)
     model = RRFNet.from_checkpoint(state).eval()
     cache, train_idx, held_out = Validation.of_checkpoint(state)
-    if args.faces:
-        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(args.faces, len(train_idx)), replace=False))
+    train_idx = training_faces(cache, train_idx, args.datasets, args.faces)
     centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
     y = mirrored_targets(cache, train_idx, centre)
     if args.identity_pull:
@@ -180,7 +180,7 @@ def main() -> None:
     out = dict(state)
     out["model"] = {**state["model"], "heads": h.float().reshape(p, c_in, dim)}
     out["validation"] = None  # the training-time score no longer describes these weights
-    out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)),
+    out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)), "datasets": args.datasets or "all",
                     "identityPull": args.identity_pull, "augmented": args.augmented,
                     "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
                     "mirror": True}

@@ -59,6 +59,33 @@ def split_validation(cache: Cache, val_identities: int = 20, seed: int = 0) -> t
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
+def add_training_faces_arguments(ap) -> None:
+    """--datasets and --faces, which ``training_faces`` reads (refit_heads.py, finetune_top.py)."""
+    ap.add_argument("--datasets", default="",
+                    help="train only on faces of these datasets, comma-separated (celeba, utkface); default: all "
+                         "prepared. Sessions 13 to 15 had only celeba prepared: the shipped refits are of celeba alone")
+    ap.add_argument("--faces", type=int, default=0,
+                    help="train on this many training faces, at random (seed 0); 0: all. Kept outputs are keyed on "
+                         "the faces: a run on other faces recomputes them and replaces the kept file, so give a "
+                         "smoke run --no-keep")
+
+
+def training_faces(cache: Cache, train_idx: np.ndarray, datasets: str = "", faces: int = 0) -> np.ndarray:
+    """The training split narrowed to ``datasets`` (comma-separated names as index.tsv gives them, such
+    as "celeba"; empty: all), then to ``faces`` of those at random (seed 0; 0: all). The cache only
+    grows by appending, so a run that trained on one part of it is repeated on a fuller cache by
+    naming that part: the shipped head refits were fitted before UTKFace was prepared here."""
+    if datasets:
+        names = set(datasets.split(","))
+        unknown = names - set(cache.datasets)
+        if unknown:
+            raise SystemExit(f"no prepared faces from {', '.join(sorted(unknown))}; the cache has {', '.join(sorted(set(cache.datasets)))}")
+        train_idx = train_idx[np.isin(np.asarray(cache.datasets)[train_idx], sorted(names))]
+    if faces:
+        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(faces, len(train_idx)), replace=False))
+    return train_idx
+
+
 def teacher_mean(cache: Cache, train_idx: np.ndarray, saved: torch.Tensor | None = None) -> torch.Tensor:
     """The mean of the teacher targets (plain and mirrored) over the training split: the centre the
     student's targets are measured from. ``saved``: a run's own centre, kept when it has one (the
