@@ -20,8 +20,9 @@ written beside the source as <checkpoint>-top.pt for `export_rrf.py --checkpoint
 
 On both shipped students (session 15) no run of the last block beat the refit it started from
 beyond the held-out score's own noise, with or without an augmented copy of every face: they
-now fit their training faces far better than new people (`fit_gap.py --mirror`), so more
-distinct photos, not more capacity on these, is what this needs next (MODEL_CARD.md).
+now fit their training faces far better than new people (`fit_gap.py --mirror`). With UTKFace's
+8,890 faces added (session 16; the students' trunks had trained on them already) rrf28's
+held-out score fell instead: the faces it lacks are CelebA-like ones with identities (MODEL_CARD.md).
 """
 from __future__ import annotations
 
