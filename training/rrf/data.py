@@ -67,7 +67,7 @@ def add_training_faces_arguments(ap) -> None:
     ap.add_argument("--faces", type=int, default=0,
                     help="train on this many training faces, at random (seed 0); 0: all. Kept outputs are keyed on "
                          "the faces: a run on other faces recomputes them and replaces the kept file, so give a "
-                         "smoke run --no-keep")
+                         "smoke run --no-keep and a --run folder of its own (it still writes its chosen step)")
 
 
 def training_faces(cache: Cache, train_idx: np.ndarray, datasets: str = "", faces: int = 0) -> np.ndarray:
