@@ -97,8 +97,8 @@ def main() -> None:
     model = RRFNet.from_checkpoint(state, mirror=True).eval()
     if not 1 <= args.blocks <= len(model.blocks):
         raise SystemExit(f"--blocks must be 1 to {len(model.blocks)}")
-    cache, train_idx, held_out = Validation.of_checkpoint(state)
-    train_idx = training_faces(cache, train_idx, args.datasets, args.faces)
+    cache, train_idx, held_out = Validation.of_checkpoint(state, args.datasets)
+    train_idx = training_faces(cache, train_idx, faces=args.faces)
     centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
     y = mirrored_targets(cache, train_idx, centre)
 

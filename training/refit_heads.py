@@ -111,8 +111,8 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     model = RRFNet.from_checkpoint(state).eval()
-    cache, train_idx, held_out = Validation.of_checkpoint(state)
-    train_idx = training_faces(cache, train_idx, args.datasets, args.faces)
+    cache, train_idx, held_out = Validation.of_checkpoint(state, args.datasets)
+    train_idx = training_faces(cache, train_idx, faces=args.faces)
     centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
     y = mirrored_targets(cache, train_idx, centre)
     if args.identity_pull:

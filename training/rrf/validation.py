@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import Cache, centre_crop, load_cache, split_validation, teacher_mean
+from .data import Cache, centre_crop, load_cache, split_validation, teacher_mean, training_faces
 from .model import RRFNet, descriptor, saved_int
 
 
@@ -108,12 +108,15 @@ class Validation:
         return Validation(cache.faces[val_idx], t, a, b, same, acc, auc)
 
     @staticmethod
-    def of_checkpoint(state: dict) -> tuple[Cache, np.ndarray, "Validation"]:
+    def of_checkpoint(state: dict, datasets: str = "") -> tuple[Cache, np.ndarray, "Validation"]:
         """The cache a checkpoint's run last trained on, that run's training indices and its
-        held-out identities: the faces every score of this checkpoint must be measured on."""
+        held-out identities: the faces every score of this checkpoint must be measured on.
+        ``datasets`` narrows the training indices (``training_faces``) before the teacher's centre
+        is taken over them, so that the held-out targets share the training targets' centre."""
         targs = state["args"]
         cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
         train_idx, val_idx = split_validation(cache)
+        train_idx = training_faces(cache, train_idx, datasets)
         return cache, train_idx, Validation.build(cache, val_idx, teacher_mean(cache, train_idx, state["teacherMean"]))
 
     def score(self, model: RRFNet | torch.nn.Module) -> dict:
