@@ -187,6 +187,7 @@ def main() -> None:
     out = dict(state)
     out["model"] = weights
     out["validation"] = None  # the training-time score no longer describes these weights
+    out["teacherMean"] = centre  # the targets' centre: later scores of these weights measure from it too
     out["topFinetune"] = {"step": chosen, "steps": total, "blocks": args.blocks, "epochs": args.epochs,
                           "batch": args.batch, "lr": args.lr, "headLr": args.head_lr, "relational": args.relational,
                           "faces": int(len(train_idx)), "datasets": args.datasets or "all", "augmented": args.augmented, "seed": args.seed,

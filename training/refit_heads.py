@@ -180,6 +180,7 @@ def main() -> None:
     out = dict(state)
     out["model"] = {**state["model"], "heads": h.float().reshape(p, c_in, dim)}
     out["validation"] = None  # the training-time score no longer describes these weights
+    out["teacherMean"] = centre  # the targets' centre: later scores of these weights measure from it too
     out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)), "datasets": args.datasets or "all",
                     "identityPull": args.identity_pull, "augmented": args.augmented,
                     "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
