@@ -16,6 +16,17 @@ Both measure the network as it ships (mirror on) and change only what the restri
   fitted on training identities by a logistic loss on verification pairs. Distillation only asks
   the descriptor to point where the teacher's does; the weights ask which positions separate
   people, with CelebA's identity labels.
+- ``cells``: heads that read the last stage's positions apart instead of their mean, fitted as
+  ``refit_heads.py`` fits the plain heads (full batch, from the trained heads, on kept trunk maps) and
+  scored step by step. rrf56's 72 px input leaves that stage on 2x2 positions, each seeing one
+  28 px quarter of the patch's receptive field more than the others; rrf28's ends on one. Layouts,
+  each starting exactly at the trained network: ``own``, a head per position and cell (four times
+  the heads' weights); ``absolute``, the trained heads plus one head per cell location on the face
+  (cells of overlapping patches that fall on the same 28 px square share it); ``shared``, the
+  trained heads plus one head per cell shared by every position. Still a function of patch i alone.
+
+    /usr/bin/python3 training/probe_student.py cells --run ~/.cache/patchface/runs/rrf56-shipped \
+        --checkpoint shipped-refit.pt --datasets celeba --layout absolute --steps 400
 """
 from __future__ import annotations
 
@@ -29,8 +40,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from refit_heads import as_sequence, fit_heads, kept_key, kept_or_computed  # noqa: E402
+from rrf.data import mirrored_targets, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
-from rrf.validation import Validation, best_accuracy, embed_patches, identity_faces, verification_pairs  # noqa: E402
+from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
+                            verification_pairs)
 
 
 def held_out_score(features: torch.Tensor, held_out: Validation) -> str:
@@ -102,15 +116,80 @@ def probe_positions(model: RRFNet, state: dict, min_faces: int, steps: int) -> N
     print("fitted weights (mean 1), row-major over the grid:\n" + np.array2string(w.reshape(side, side), precision=2))
 
 
+def cell_layout_inputs(maps: torch.Tensor, model: RRFNet, layout: str) -> tuple[torch.Tensor, int]:
+    """Kept trunk maps [N, P, C * cells] (float16) -> the layout's linear features [N, F] and how many
+    of them follow the pooled ones (whose heads are the trained heads). For ``own`` there are no
+    pooled features: all F = P * cells * C are the per-cell ones, ordered position, cell, channel."""
+    n, p, c = len(maps), model.num_patches, model.heads.shape[1]
+    x = maps.float().reshape(n, p, c, -1)
+    cells = x.shape[3]
+    if layout == "own":
+        return x.permute(0, 1, 3, 2).reshape(n, -1), p * cells * c
+    pooled = x.mean(3).reshape(n, p * c)
+    if layout == "shared":
+        return torch.cat([pooled, x.sum(1).permute(0, 2, 1).reshape(n, -1)], 1), cells * c
+    # absolute: cell (cy, cx) of the patch box (bx, y, w, h) covers the square at
+    # (y + cy * w / side, bx + cx * w / side); overlapping patches put several cells on one square.
+    side = int(round(cells ** 0.5))
+    step = model.patch // side
+    squares = sorted({(y + cy * step, bx + cx * step) for bx, y, _, _ in model.boxes for cy in range(side) for cx in range(side)})
+    where = {sq: k for k, sq in enumerate(squares)}
+    summed = torch.zeros(n, len(squares), c)
+    for i, (bx, y, _, _) in enumerate(model.boxes):
+        for cy in range(side):
+            for cx in range(side):
+                summed[:, where[(y + cy * step, bx + cx * step)]] += x[:, i, :, cy * side + cx]
+    return torch.cat([pooled, summed.reshape(n, -1)], 1), len(squares) * c
+
+
+def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, datasets: str, layout: str, steps: int,
+                lr: float, eval_every: int) -> None:
+    cache, train_idx, held_out = Validation.of_checkpoint(state, datasets)
+    y = mirrored_targets(cache, train_idx, teacher_mean(cache, train_idx, state.get("teacherMean")))
+    maps_of = lambda faces, what: embed_batches(  # noqa: E731
+        model, faces, forward=lambda f: model.mirrored_trunk_features(f, pooled=False), progress=what, dtype=torch.float16)
+    probe = model.trunk_maps(torch.zeros(1, 3, 112, 112))
+    cells = probe.shape[2] // model.heads.shape[1]
+    if cells == 1:
+        raise SystemExit("the trunk's last stage ends on a single position here: there are no cells to keep apart")
+    # float16 halves the kept maps (1.6 GB for rrf56's 15,047 CelebA training faces).
+    kept = kept_or_computed(kept_file, kept_key(state, train_idx, held_out), lambda: {
+        "train": maps_of(cache.faces[train_idx], "trunk maps"), "val": maps_of(held_out.faces, "held-out trunk maps")},
+        keep=keep)
+    p, c, dim = model.heads.shape
+    x_train, extra = cell_layout_inputs(kept["train"], model, layout)
+    x_val, _ = cell_layout_inputs(kept["val"], model, layout)
+    del kept
+    trained = model.heads.detach().float()
+    if layout == "own":  # H_i / cells on each of its cells: exactly the trained network's descriptor
+        h0 = (trained / cells).unsqueeze(1).expand(p, cells, c, dim).reshape(-1, dim).clone()
+    else:  # the added heads start at zero
+        h0 = torch.cat([trained.reshape(p * c, dim), torch.zeros(extra, dim)])
+    print(f"{len(train_idx)} training faces, {p} positions of {cells} cells, layout {layout}: {len(h0):,} x {dim} head "
+          f"weights ({extra * dim:,} added); validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces",
+          flush=True)
+    base, results = fit_heads(h0, as_sequence(x_train, p), y, as_sequence(x_val, p), held_out, steps,
+                              lr * trained.std().item(), eval_every)
+    (acc, auc, agree), chosen, _ = max(results, key=lambda r: r[0][:2])
+    print(f"best step {chosen}: held-out accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher {agree:.3f}, "
+          f"against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("probe", choices=["views", "positions"])
+    ap.add_argument("probe", choices=["views", "positions", "cells"])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument("--sizes", default="", help="views: other input sizes, comma-separated")
     ap.add_argument("--zooms", default="", help="views: centre crops, pixels cut from every side, comma-separated")
     ap.add_argument("--min-faces", type=int, default=10, help="positions: identities with at least this many faces")
-    ap.add_argument("--steps", type=int, default=300, help="positions: full-batch Adam steps")
+    ap.add_argument("--steps", type=int, default=300, help="positions, cells: full-batch Adam steps")
+    ap.add_argument("--datasets", default="", help="cells: fit on the training faces of these datasets only (comma-separated)")
+    ap.add_argument("--layout", choices=["own", "absolute", "shared"], default="absolute", help="cells: how heads read the cells")
+    ap.add_argument("--lr", type=float, default=0.01, help="cells: Adam step, relative to the trained heads' spread")
+    ap.add_argument("--eval-every", type=int, default=25, help="cells: held-out score every this many steps")
+    ap.add_argument("--no-keep", action="store_true",
+                    help="cells: neither read nor write the kept trunk maps (<checkpoint>-trunk-maps.pt)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -120,8 +199,11 @@ def main() -> None:
         _, _, held_out = Validation.of_checkpoint(state)
         ints = lambda s: [int(v) for v in s.split(",") if v]  # noqa: E731
         probe_views(model, held_out, ints(args.sizes), ints(args.zooms))
-    else:
+    elif args.probe == "positions":
         probe_positions(model, state, args.min_faces, args.steps)
+    else:
+        kept = args.run.expanduser() / f"{Path(args.checkpoint).stem}-trunk-maps.pt"
+        probe_cells(model, state, kept, not args.no_keep, args.datasets, args.layout, args.steps, args.lr, args.eval_every)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,48 @@ def kept_key(state: dict, train_idx: np.ndarray, held_out: Validation) -> dict:
     return {"trunk": trunk_fingerprint(state), "trainIdx": train_idx, "heldOutFaces": len(held_out.faces)}
 
 
+def as_sequence(g: torch.Tensor, positions: int) -> torch.Tensor:
+    """[N, F] features -> [1, F, N], divided by the number of positions (the descriptor is their mean).
+
+    Products with X run as 1x1 convolutions: Debian's torch has no MKL and its reference BLAS does
+    matrix products at about 4 GFLOP/s, while oneDNN's convolutions run at about 95. Hence X is
+    kept as one [1, F, N] sequence."""
+    return (g / positions).T.unsqueeze(0).contiguous()
+
+
+def linear_descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """[N, dim]: the descriptors of ``as_sequence`` features under the stacked heads h [F, dim]."""
+    return F.conv1d(features, h.T.unsqueeze(2))[0].T
+
+
+def fit_heads(h0: torch.Tensor, x_train: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, held_out: Validation,
+              steps: int, step_size: float, eval_every: int) -> tuple[tuple[float, float, float], list]:
+    """Full-batch Adam on the stacked heads h [F, dim] from h0, towards the unit targets y: the
+    held-out score of h0, and (score, step, heads) every ``eval_every`` steps. Scores are held-out
+    accuracy, AUC and cosine with the teacher."""
+    def held_out_score(h: torch.Tensor) -> tuple[float, float, float]:
+        with torch.no_grad():
+            r = held_out.score_descriptors(linear_descriptors(h, x_val))
+        return r["accuracy"], r["auc"], r["teacherCos"]
+
+    base = held_out_score(h0)
+    print(f"start: held-out accuracy {base[0]:.4f} AUC {base[1]:.4f} cosine with the teacher {base[2]:.3f}", flush=True)
+    h = h0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([h], lr=step_size)
+    results = []
+    for step in range(1, steps + 1):
+        loss = 1 - F.cosine_similarity(linear_descriptors(h, x_train), y).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % eval_every == 0:
+            score = held_out_score(h.detach())
+            results.append((score, step, h.detach().clone()))
+            print(f"step {step}: training cosine {1 - loss.item():.4f}; held-out accuracy {score[0]:.4f} "
+                  f"AUC {score[1]:.4f} cosine with the teacher {score[2]:.3f}", flush=True)
+    return base, results
+
+
 def identity_pulled(y: torch.Tensor, identities: np.ndarray, pull: float) -> torch.Tensor:
     """Each unit target moved by ``pull`` towards its identity's mean unit target, then renormalised.
     Faces whose identity has no other training face keep their own target."""
@@ -121,12 +163,6 @@ def main() -> None:
     print(f"{len(train_idx)} training faces, {p} positions x {c_in} features -> {dim}; "
           f"validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces", flush=True)
 
-    # Products with X run as 1x1 convolutions: Debian's torch has no MKL and its reference BLAS does
-    # matrix products at about 4 GFLOP/s, while oneDNN's convolutions run at about 95. Hence X is
-    # kept as one [1, P * 256, N] sequence.
-    def as_sequence(g: torch.Tensor) -> torch.Tensor:
-        return (g / p).T.unsqueeze(0).contiguous()
-
     # The trunk pass is most of a run's time (14 of 23 minutes for rrf28 on two cores) and does not
     # depend on any refit setting, so its features are kept beside the checkpoint for the next run,
     # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training) and
@@ -145,34 +181,10 @@ def main() -> None:
         g_train.append(augmented["train"])
         y = y.repeat(args.augmented + 1, 1)  # a copy's target is its photo's: the teacher saw the plain chip
         del augmented
-    x_conv, x_val = as_sequence(torch.cat(g_train)), as_sequence(plain["val"])
+    x_conv, x_val = as_sequence(torch.cat(g_train), p), as_sequence(plain["val"], p)
     del plain, g_train  # only the transposed copies are used from here on
     h0 = model.heads.detach().reshape(p * c_in, dim)
-
-    def descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        return F.conv1d(features, h.T.unsqueeze(2))[0].T  # [N, dim]
-
-    def held_out_score(h: torch.Tensor) -> tuple[float, float, float]:
-        with torch.no_grad():
-            r = held_out.score_descriptors(descriptors(h, x_val))
-        return r["accuracy"], r["auc"], r["teacherCos"]
-
-    base = held_out_score(h0)
-    print(f"trained heads: held-out accuracy {base[0]:.4f} AUC {base[1]:.4f} cosine with the teacher {base[2]:.3f}",
-          flush=True)
-    h = h0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([h], lr=args.lr * h0.std().item())
-    results = []
-    for step in range(1, args.steps + 1):
-        loss = 1 - F.cosine_similarity(descriptors(h, x_conv), y).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % args.eval_every == 0:
-            score = held_out_score(h.detach())
-            results.append((score, step, h.detach().clone()))
-            print(f"step {step}: training cosine {1 - loss.item():.4f}; held-out accuracy {score[0]:.4f} "
-                  f"AUC {score[1]:.4f} cosine with the teacher {score[2]:.3f}", flush=True)
+    base, results = fit_heads(h0, x_conv, y, x_val, held_out, args.steps, args.lr * h0.std().item(), args.eval_every)
     (acc, auc, agree), chosen, h = max(results, key=lambda r: r[0][:2])
     if (acc, auc) <= base[:2]:
         print("no refit beats the trained heads on the held-out identities; nothing written")

@@ -169,16 +169,24 @@ class RRFNet(nn.Module):
         x = self.trunk_features(faces).unsqueeze(2)  # [N, P, 1, 256]
         return torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
 
-    def mirrored_trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position.
+    def mirrored_trunk_features(self, faces: torch.Tensor, pooled: bool = True) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position;
+        [N, P, 256 * h * w] of ``trunk_maps`` when not ``pooled``.
 
         With the mirror the descriptor is (1/P) sum_i (H_i f_i(x) + H_m(i) f_m(i)(flip x)) / 2, and m
         is a permutation of the positions, so it equals (1/P) sum_j H_j g_j: pairing each position
         with itself (not with m(j), as forward() must for the per-patch features) is exact for the
-        descriptor, which is what a refit of the heads needs."""
+        descriptor, which is what a refit of the heads needs. The same holds for any head that is
+        linear in the unpooled map."""
         n = faces.shape[0]
-        both = self.trunk_features(torch.cat([faces, flip_faces(faces)]))
+        both = (self.trunk_features if pooled else self.trunk_maps)(torch.cat([faces, flip_faces(faces)]))
         return 0.5 * (both[:n] + both[n:])
+
+    def trunk_maps(self, faces: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N, P, 256 * h * w]: each patch through the whole trunk, the h x w
+        positions of its last stage kept apart (channel-major) instead of averaged."""
+        x = self.lower_trunk(faces, 0)
+        return x.reshape(-1, self.num_patches, x[0].numel())
 
     def trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
         """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its pixels."""
