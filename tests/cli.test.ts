@@ -105,5 +105,13 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     expect(json.fullface.folds).toHaveLength(2);
     expect(r.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
     expect(r.stderr).toMatch(/images:/);
+    expect(r.stderr).not.toMatch(/embedding cache/);
+
+    // The same run again reads each embedding back instead of running the model, and scores the same.
+    const again = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'fullface', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/embedding cache: 6 of 7 image embeddings reused/);
+    expect(again.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
+    expect(JSON.parse(again.stdout)).toEqual(json);
   });
 });

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
 import { lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation } from '../core/verification.ts';
-import { decodePhotoFile } from '../node/decodeImage.ts';
-import { detectFacesCached, FaceCache } from '../node/faceCache.ts';
+import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
+import { EmbeddingCache } from '../node/embeddingCache.ts';
+import { detectFacesCached, FaceCache, photoKey } from '../node/faceCache.ts';
 import { createNodeRunner, MANIFEST_PATH } from '../node/runtime.ts';
 import type { OrtModelRunner } from '../inference/modelRunner.ts';
 import { createProgress } from './progress.ts';
@@ -85,7 +86,11 @@ export async function forEachConcurrent<T>(items: T[], concurrency: number, fn: 
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
-/** Embeds every distinct image once with every model; a failed image maps to its error message. */
+/**
+ * Embeds every distinct image once with every model; a failed image maps to its error message.
+ * With the detection cache, each model's embeddings are cached too (EmbeddingCache): a photo that
+ * every model has already embedded under the same code and settings is not even decoded.
+ */
 export async function embedImages(
   files: string[],
   root: string,
@@ -95,23 +100,38 @@ export async function embedImages(
   pipeline: PipelineOptions = {},
   cache: FaceCache | null = null,
   label = 'images',
-): Promise<{ embeddings: Map<string, Map<string, Embedding>>; failures: Map<string, string> }> {
+): Promise<{ embeddings: Map<string, Map<string, Embedding>>; failures: Map<string, string>; reused: number }> {
   const embeddings = new Map<string, Map<string, Embedding>>();
   const failures = new Map<string, string>();
+  const stored = cache ? await Promise.all(models.map((m) => EmbeddingCache.open(m, pipeline, cache.signature, 'central'))) : null;
+  let reused = 0;
   const progress = createProgress(label, files.length);
   await forEachConcurrent(files, 2, async (file) => {
     try {
       const path = join(root, file);
-      const { image, bytes } = await decodePhotoFile(path);
-      const faces = await detectFacesCached(bytes, image, runner, manifest, pipeline, cache);
-      const face = pickFace(faces, image, 'central');
-      if (!face) throw new Error('no face found');
       const perModel = new Map<string, Embedding>();
-      for (const model of models) {
-        const [e] = await embedFaces([{ image, face }], model, runner, pipeline);
-        perModel.set(model.id, e);
+      let key = '';
+      if (stored) {
+        key = photoKey(await readPhotoFile(path));
+        for (const c of stored) {
+          const e = await c.get(key);
+          if (e) perModel.set(c.model.id, e);
+        }
+        reused += perModel.size;
       }
-      embeddings.set(file, perModel);
+      if (perModel.size < models.length) {
+        const { image, bytes } = await decodePhotoFile(path);
+        const faces = await detectFacesCached(bytes, image, runner, manifest, pipeline, cache);
+        const face = pickFace(faces, image, 'central');
+        if (!face) throw new Error('no face found');
+        for (const [i, model] of models.entries()) {
+          if (perModel.has(model.id)) continue;
+          const [e] = await embedFaces([{ image, face }], model, runner, pipeline);
+          await stored?.[i].set(key, e);
+          perModel.set(model.id, e);
+        }
+      }
+      embeddings.set(file, new Map(models.map((m) => [m.id, perModel.get(m.id)!])));
     } catch (e) {
       const reason = (e as Error).message.replace(`${join(root, file)}: `, '');
       failures.set(file, reason);
@@ -120,7 +140,7 @@ export async function embedImages(
     progress.tick();
   });
   progress.done();
-  return { embeddings, failures };
+  return { embeddings, failures, reused };
 }
 
 export function scorePairs(pairs: EvalPair[], model: ModelEntry, embeddings: Map<string, Map<string, Embedding>>): Float64Array {
@@ -145,7 +165,10 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     const t0 = Date.now();
     const cache = opts.cache === false ? null : await FaceCache.open(manifest, opts.pipeline);
     if (cache?.size) process.stderr.write(`detection cache: ${cache.size} photos known (--no-cache to recompute)\n`);
-    const { embeddings, failures } = await embedImages(files, root, models, runner, manifest, opts.pipeline, cache);
+    const { embeddings, failures, reused } = await embedImages(files, root, models, runner, manifest, opts.pipeline, cache);
+    if (reused) {
+      process.stderr.write(`embedding cache: ${reused} of ${files.length * models.length} image embeddings reused from earlier runs of the same code and models\n`);
+    }
     const seconds = (Date.now() - t0) / 1000;
     const result: Record<string, ModelEvalJson> = {};
     for (const model of models) {

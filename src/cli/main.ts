@@ -25,8 +25,10 @@ Options:
   --json            machine-readable output on stdout
   --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
   --threads N       WASM threads (default: all cores)
-  --no-cache        (eval, prepare-training) recompute detections instead of reusing
-                    those cached under ~/.cache/patchface (PATCHFACE_CACHE) by earlier runs
+  --no-cache        (eval, prepare-training) recompute detections, and for eval each model's
+                    embeddings, instead of reusing those cached under ~/.cache/patchface
+                    (PATCHFACE_CACHE) by earlier runs of the same models, options and code;
+                    a stopped eval resumes from its cached embeddings
   --limit N         (eval) only the first N matched and N mismatched pairs of each fold
   --detector ID     face detector: ssd (default) or tiny
   --fallback-detector ID|none

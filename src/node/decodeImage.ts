@@ -38,13 +38,17 @@ export interface DecodedPhotoFile extends DecodedPhoto {
   bytes: Uint8Array;
 }
 
-export async function decodePhotoFile(path: string): Promise<DecodedPhotoFile> {
-  let bytes: Uint8Array;
+/** The file's bytes; a file that cannot be read is a PhotoError naming it and the reason. */
+export async function readPhotoFile(path: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (e) {
     throw new PhotoError(basename(path), new Error(`cannot read the file (${(e as NodeJS.ErrnoException).code ?? e})`));
   }
+}
+
+export async function decodePhotoFile(path: string): Promise<DecodedPhotoFile> {
+  const bytes = await readPhotoFile(path);
   try {
     return { ...(await decodePhotoBytes(bytes)), bytes };
   } catch (e) {

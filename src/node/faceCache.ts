@@ -29,8 +29,12 @@ export class FaceCache {
   private readonly entries = new Map<string, StoredFace[]>();
   private readonly file: string;
 
-  private constructor(file: string) {
+  /** The detection setting this cache holds (models and options), hashed: later caches key on it. */
+  readonly signature: string;
+
+  private constructor(file: string, signature: string) {
     this.file = file;
+    this.signature = signature;
     if (existsSync(file)) {
       for (const line of readFileSync(file, 'utf8').split('\n')) {
         if (!line) continue;
@@ -59,16 +63,15 @@ export class FaceCache {
     });
     await mkdir(dir, { recursive: true });
     const name = createHash('sha256').update(signature).digest('hex').slice(0, 16);
-    return new FaceCache(join(dir, `faces-${name}.jsonl`));
+    return new FaceCache(join(dir, `faces-${name}.jsonl`), name);
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** The SHA-256 of the file's bytes: hashing a photo costs far less than detecting in it. */
   key(fileBytes: Uint8Array): string {
-    return createHash('sha256').update(fileBytes).digest('hex');
+    return photoKey(fileBytes);
   }
 
   get(key: string): DetectedFace[] | undefined {
@@ -84,6 +87,11 @@ export class FaceCache {
     this.entries.set(key, stored);
     await appendFile(this.file, `${JSON.stringify({ key, faces: stored })}\n`);
   }
+}
+
+/** A photo's key in the caches: the SHA-256 of its bytes. Hashing a photo costs far less than detecting in it. */
+export function photoKey(fileBytes: Uint8Array): string {
+  return createHash('sha256').update(fileBytes).digest('hex');
 }
 
 /** detectFaces, answered from the cache when this photo was seen with the same models before. */
