@@ -41,7 +41,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from refit_heads import as_sequence, fit_heads, kept_key, kept_or_computed  # noqa: E402
-from rrf.data import mirrored_targets, teacher_mean  # noqa: E402
+from rrf.data import add_training_faces_arguments, mirrored_targets, teacher_mean, training_faces  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
 from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
                             verification_pairs)
@@ -142,9 +142,10 @@ def cell_layout_inputs(maps: torch.Tensor, model: RRFNet, layout: str) -> tuple[
     return torch.cat([pooled, summed.reshape(n, -1)], 1), len(squares) * c
 
 
-def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, datasets: str, layout: str, steps: int,
-                lr: float, eval_every: int) -> None:
+def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, datasets: str, faces: int, layout: str,
+                steps: int, lr: float, eval_every: int) -> None:
     cache, train_idx, held_out = Validation.of_checkpoint(state, datasets)
+    train_idx = training_faces(cache, train_idx, faces=faces)
     y = mirrored_targets(cache, train_idx, teacher_mean(cache, train_idx, state.get("teacherMean")))
     maps_of = lambda faces, what: embed_batches(  # noqa: E731
         model, faces, forward=lambda f: model.mirrored_trunk_features(f, pooled=False), progress=what, dtype=torch.float16)
@@ -166,7 +167,7 @@ def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, dataset
     else:  # the added heads start at zero
         h0 = torch.cat([trained.reshape(p * c, dim), torch.zeros(extra, dim)])
     print(f"{len(train_idx)} training faces, {p} positions of {cells} cells, layout {layout}: {len(h0):,} x {dim} head "
-          f"weights ({extra * dim:,} added); validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces",
+          f"weights ({(len(h0) - p * c) * dim:,} more than the trained heads); validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces",
           flush=True)
     base, results = fit_heads(h0, as_sequence(x_train, p), y, as_sequence(x_val, p), held_out, steps,
                               lr * trained.std().item(), eval_every)
@@ -175,19 +176,66 @@ def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, dataset
           f"against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start")
 
 
+def interpolation(fine: list[list[int]], coarse: list[list[int]]) -> torch.Tensor:
+    """[len(fine), len(coarse)]: each fine box's bilinear weights on the coarse grid's boxes, by their
+    top-left corners (a fine box on a coarse one has weight 1 there)."""
+    starts = sorted({y for _, y, _, _ in coarse})
+    step, side = starts[1] - starts[0], len(starts)
+
+    def along(offset: int) -> list[tuple[int, float]]:
+        i, t = divmod(offset, step)
+        return [(i, 1.0)] if t == 0 else [(i, 1 - t / step), (i + 1, t / step)]
+
+    w = torch.zeros(len(fine), len(coarse))
+    for k, (x, y, _, _) in enumerate(fine):
+        for iy, wy in along(y):
+            for ix, wx in along(x):
+                w[k, iy * side + ix] += wy * wx
+    return w
+
+
+def probe_grid(model: RRFNet, state: dict, stride: int, datasets: str, faces: int, steps: int, lr: float,
+               eval_every: int) -> None:
+    """The trained grid against a finer one (``stride``) whose heads are interpolated from the trained
+    grid's and so add no weights: head k of the fine grid is sum_j w_kj H_j (``interpolation``), and the
+    descriptor (1/K) sum_k sum_j w_kj H_j g_k = (1/K) sum_j H_j (sum_k w_kj g_k) is linear in the trained
+    grid's heads, so both grids' heads are refitted alike, from the trained heads, on the same faces."""
+    cache, train_idx, held_out = Validation.of_checkpoint(state, datasets)
+    train_idx = training_faces(cache, train_idx, faces=faces)
+    y = mirrored_targets(cache, train_idx, teacher_mean(cache, train_idx, state.get("teacherMean")))
+    fine = RRFNet(model.patch, stride, mirror=True, input_size=model.input_size).eval()
+    fine.load_weights(state["model"], model.boxes)
+    w = interpolation(fine.boxes, model.boxes)
+    p, c, dim = model.heads.shape
+    h0 = model.heads.detach().reshape(p * c, dim)
+    print(f"{len(train_idx)} training faces; trained grid {p} positions, stride {stride}: {fine.num_patches}; "
+          f"validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces", flush=True)
+    for net, name in ((model, f"trained grid (stride {model.stride})"), (fine, f"stride {stride}, heads interpolated")):
+        mix = (lambda g: g) if net is model else (lambda g: torch.einsum("nkc,kj->njc", g, w))
+        feats = [embed_batches(net, f, forward=net.mirrored_trunk_features, reduce=mix, progress=f"{name}: trunk features")
+                 for f in (cache.faces[train_idx], held_out.faces)]
+        x_train, x_val = (as_sequence(f.reshape(len(f), -1), net.num_patches) for f in feats)
+        print(name, flush=True)
+        base, results = fit_heads(h0, x_train, y, x_val, held_out, steps, lr * h0.std().item(), eval_every)
+        (acc, auc, agree), chosen, _ = max(results, key=lambda r: r[0][:2])
+        print(f"{name}: best step {chosen}: held-out accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher "
+              f"{agree:.3f}, against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("probe", choices=["views", "positions", "cells"])
+    ap.add_argument("probe", choices=["views", "positions", "cells", "grid"])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument("--sizes", default="", help="views: other input sizes, comma-separated")
     ap.add_argument("--zooms", default="", help="views: centre crops, pixels cut from every side, comma-separated")
     ap.add_argument("--min-faces", type=int, default=10, help="positions: identities with at least this many faces")
-    ap.add_argument("--steps", type=int, default=300, help="positions, cells: full-batch Adam steps")
-    ap.add_argument("--datasets", default="", help="cells: fit on the training faces of these datasets only (comma-separated)")
+    ap.add_argument("--steps", type=int, default=300, help="positions, cells, grid: full-batch Adam steps")
+    add_training_faces_arguments(ap)  # cells, grid
+    ap.add_argument("--stride", type=int, default=7, help="grid: the finer grid's stride, in aligned-face pixels")
     ap.add_argument("--layout", choices=["own", "absolute", "shared"], default="absolute", help="cells: how heads read the cells")
-    ap.add_argument("--lr", type=float, default=0.01, help="cells: Adam step, relative to the trained heads' spread")
-    ap.add_argument("--eval-every", type=int, default=25, help="cells: held-out score every this many steps")
+    ap.add_argument("--lr", type=float, default=0.01, help="cells, grid: Adam step, relative to the trained heads' spread")
+    ap.add_argument("--eval-every", type=int, default=25, help="cells, grid: held-out score every this many steps")
     ap.add_argument("--no-keep", action="store_true",
                     help="cells: neither read nor write the kept trunk maps (<checkpoint>-trunk-maps.pt)")
     ap.add_argument("--threads", type=int, default=2)
@@ -201,9 +249,12 @@ def main() -> None:
         probe_views(model, held_out, ints(args.sizes), ints(args.zooms))
     elif args.probe == "positions":
         probe_positions(model, state, args.min_faces, args.steps)
-    else:
+    elif args.probe == "cells":
         kept = args.run.expanduser() / f"{Path(args.checkpoint).stem}-trunk-maps.pt"
-        probe_cells(model, state, kept, not args.no_keep, args.datasets, args.layout, args.steps, args.lr, args.eval_every)
+        probe_cells(model, state, kept, not args.no_keep, args.datasets, args.faces, args.layout, args.steps, args.lr,
+                    args.eval_every)
+    else:
+        probe_grid(model, state, args.stride, args.datasets, args.faces, args.steps, args.lr, args.eval_every)
 
 
 if __name__ == "__main__":
