@@ -27,6 +27,12 @@ Both measure the network as it ships (mirror on) and change only what the restri
 
     /usr/bin/python3 training/probe_student.py cells --run ~/.cache/patchface/runs/rrf56-shipped \
         --checkpoint shipped-refit.pt --datasets celeba --layout absolute --steps 400
+
+- ``grid``: a finer grid (``--stride``) whose heads are interpolated from the trained grid's, so it
+  adds no weights, refitted beside the trained grid on the same faces (``probe_grid``).
+
+    /usr/bin/python3 training/probe_student.py grid --run ~/.cache/patchface/runs/rrf28-shipped \
+        --checkpoint shipped-refit.pt --datasets celeba --faces 6000 --stride 7 --steps 300
 """
 from __future__ import annotations
 
