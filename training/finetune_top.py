@@ -36,11 +36,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refit_heads import kept_key, kept_or_computed  # noqa: E402
-from rrf.data import (add_training_faces_arguments, mirrored_targets, network_input, teacher_mean,  # noqa: E402
-                      training_faces)
+from refit_heads import kept_key, kept_or_computed, training_setup  # noqa: E402
+from rrf.data import add_training_faces_arguments, network_input  # noqa: E402
 from rrf.model import RRFNet, flip_faces, load_checkpoint, mirror_mismatch  # noqa: E402
-from rrf.validation import Validation, embed_batches  # noqa: E402
+from rrf.validation import embed_batches  # noqa: E402
 from train_rrf import distillation_loss, set_learning_rates  # noqa: E402
 
 
@@ -97,10 +96,7 @@ def main() -> None:
     model = RRFNet.from_checkpoint(state, mirror=True).eval()
     if not 1 <= args.blocks <= len(model.blocks):
         raise SystemExit(f"--blocks must be 1 to {len(model.blocks)}")
-    cache, train_idx, held_out = Validation.of_checkpoint(state, args.datasets)
-    train_idx = training_faces(cache, train_idx, faces=args.faces)
-    centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
-    y = mirrored_targets(cache, train_idx, centre)
+    cache, train_idx, held_out, centre, y = training_setup(state, args.datasets, args.faces)
 
     stem = Path(args.checkpoint).stem
     key = {**kept_key(state, train_idx, held_out), "blocks": args.blocks}

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refit_heads import as_sequence, fit_heads, kept_key, kept_or_computed  # noqa: E402
-from rrf.data import add_training_faces_arguments, mirrored_targets, teacher_mean, training_faces  # noqa: E402
+from refit_heads import as_sequence, best_step, fit_heads, kept_key, kept_or_computed, training_setup  # noqa: E402
+from rrf.data import add_training_faces_arguments  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
 from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
                             verification_pairs)
@@ -122,18 +122,18 @@ def probe_positions(model: RRFNet, state: dict, min_faces: int, steps: int) -> N
     print("fitted weights (mean 1), row-major over the grid:\n" + np.array2string(w.reshape(side, side), precision=2))
 
 
-def cell_layout_inputs(maps: torch.Tensor, model: RRFNet, layout: str) -> tuple[torch.Tensor, int]:
-    """Kept trunk maps [N, P, C * cells] (float16) -> the layout's linear features [N, F] and how many
-    of them follow the pooled ones (whose heads are the trained heads). For ``own`` there are no
-    pooled features: all F = P * cells * C are the per-cell ones, ordered position, cell, channel."""
+def cell_layout_inputs(maps: torch.Tensor, model: RRFNet, layout: str) -> torch.Tensor:
+    """Kept trunk maps [N, P, C * cells] (float16) -> the layout's linear features [N, F]: for ``own``
+    the per-cell features alone, ordered position, cell, channel; otherwise the pooled features (whose
+    heads are the trained heads) followed by the layout's added ones."""
     n, p, c = len(maps), model.num_patches, model.heads.shape[1]
     x = maps.float().reshape(n, p, c, -1)
     cells = x.shape[3]
     if layout == "own":
-        return x.permute(0, 1, 3, 2).reshape(n, -1), p * cells * c
+        return x.permute(0, 1, 3, 2).reshape(n, -1)
     pooled = x.mean(3).reshape(n, p * c)
     if layout == "shared":
-        return torch.cat([pooled, x.sum(1).permute(0, 2, 1).reshape(n, -1)], 1), cells * c
+        return torch.cat([pooled, x.sum(1).permute(0, 2, 1).reshape(n, -1)], 1)
     # absolute: cell (cy, cx) of the patch box (bx, y, w, h) covers the square at
     # (y + cy * w / side, bx + cx * w / side); overlapping patches put several cells on one square.
     side = int(round(cells ** 0.5))
@@ -145,14 +145,18 @@ def cell_layout_inputs(maps: torch.Tensor, model: RRFNet, layout: str) -> tuple[
         for cy in range(side):
             for cx in range(side):
                 summed[:, where[(y + cy * step, bx + cx * step)]] += x[:, i, :, cy * side + cx]
-    return torch.cat([pooled, summed.reshape(n, -1)], 1), len(squares) * c
+    return torch.cat([pooled, summed.reshape(n, -1)], 1)
+
+
+def report_best(label: str, base: tuple[float, float, float], results: list) -> None:
+    (acc, auc, agree), chosen, _ = best_step(results)
+    print(f"{label}best step {chosen}: held-out accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher {agree:.3f}, "
+          f"against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start", flush=True)
 
 
 def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, datasets: str, faces: int, layout: str,
                 steps: int, lr: float, eval_every: int) -> None:
-    cache, train_idx, held_out = Validation.of_checkpoint(state, datasets)
-    train_idx = training_faces(cache, train_idx, faces=faces)
-    y = mirrored_targets(cache, train_idx, teacher_mean(cache, train_idx, state.get("teacherMean")))
+    cache, train_idx, held_out, _, y = training_setup(state, datasets, faces)
     maps_of = lambda faces, what: embed_batches(  # noqa: E731
         model, faces, forward=lambda f: model.mirrored_trunk_features(f, pooled=False), progress=what, dtype=torch.float16)
     probe = model.trunk_maps(torch.zeros(1, 3, 112, 112))
@@ -164,22 +168,20 @@ def probe_cells(model: RRFNet, state: dict, kept_file: Path, keep: bool, dataset
         "train": maps_of(cache.faces[train_idx], "trunk maps"), "val": maps_of(held_out.faces, "held-out trunk maps")},
         keep=keep)
     p, c, dim = model.heads.shape
-    x_train, extra = cell_layout_inputs(kept["train"], model, layout)
-    x_val, _ = cell_layout_inputs(kept["val"], model, layout)
+    x_train = cell_layout_inputs(kept["train"], model, layout)
+    x_val = cell_layout_inputs(kept["val"], model, layout)
     del kept
     trained = model.heads.detach().float()
     if layout == "own":  # H_i / cells on each of its cells: exactly the trained network's descriptor
         h0 = (trained / cells).unsqueeze(1).expand(p, cells, c, dim).reshape(-1, dim).clone()
     else:  # the added heads start at zero
-        h0 = torch.cat([trained.reshape(p * c, dim), torch.zeros(extra, dim)])
+        h0 = torch.cat([trained.reshape(p * c, dim), torch.zeros(x_train.shape[1] - p * c, dim)])
     print(f"{len(train_idx)} training faces, {p} positions of {cells} cells, layout {layout}: {len(h0):,} x {dim} head "
           f"weights ({(len(h0) - p * c) * dim:,} more than the trained heads); validation {len(held_out.same)} pairs of {len(held_out.faces)} held-out faces",
           flush=True)
     base, results = fit_heads(h0, as_sequence(x_train, p), y, as_sequence(x_val, p), held_out, steps,
                               lr * trained.std().item(), eval_every)
-    (acc, auc, agree), chosen, _ = max(results, key=lambda r: r[0][:2])
-    print(f"best step {chosen}: held-out accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher {agree:.3f}, "
-          f"against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start")
+    report_best("", base, results)
 
 
 def interpolation(fine: list[list[int]], coarse: list[list[int]]) -> torch.Tensor:
@@ -206,9 +208,7 @@ def probe_grid(model: RRFNet, state: dict, stride: int, datasets: str, faces: in
     grid's and so add no weights: head k of the fine grid is sum_j w_kj H_j (``interpolation``), and the
     descriptor (1/K) sum_k sum_j w_kj H_j g_k = (1/K) sum_j H_j (sum_k w_kj g_k) is linear in the trained
     grid's heads, so both grids' heads are refitted alike, from the trained heads, on the same faces."""
-    cache, train_idx, held_out = Validation.of_checkpoint(state, datasets)
-    train_idx = training_faces(cache, train_idx, faces=faces)
-    y = mirrored_targets(cache, train_idx, teacher_mean(cache, train_idx, state.get("teacherMean")))
+    cache, train_idx, held_out, _, y = training_setup(state, datasets, faces)
     fine = RRFNet(model.patch, stride, mirror=True, input_size=model.input_size).eval()
     fine.load_weights(state["model"], model.boxes)
     w = interpolation(fine.boxes, model.boxes)
@@ -223,9 +223,7 @@ def probe_grid(model: RRFNet, state: dict, stride: int, datasets: str, faces: in
         x_train, x_val = (as_sequence(f.reshape(len(f), -1), net.num_patches) for f in feats)
         print(name, flush=True)
         base, results = fit_heads(h0, x_train, y, x_val, held_out, steps, lr * h0.std().item(), eval_every)
-        (acc, auc, agree), chosen, _ = max(results, key=lambda r: r[0][:2])
-        print(f"{name}: best step {chosen}: held-out accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher "
-              f"{agree:.3f}, against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start", flush=True)
+        report_best(f"{name}: ", base, results)
 
 
 def main() -> None:

@@ -77,6 +77,21 @@ def kept_key(state: dict, train_idx: np.ndarray, held_out: Validation) -> dict:
     return {"trunk": trunk_fingerprint(state), "trainIdx": train_idx, "heldOutFaces": len(held_out.faces)}
 
 
+def training_setup(state: dict, datasets: str = "", faces: int = 0):
+    """What a fit on a checkpoint's frozen trunk starts from: the cache, the training faces (narrowed to
+    ``datasets``, then ``faces`` of them), the held-out identities, the teacher's centre (the run's own
+    when it kept one) and the unit targets of the mirrored student."""
+    cache, train_idx, held_out = Validation.of_checkpoint(state, datasets)
+    train_idx = training_faces(cache, train_idx, faces=faces)
+    centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
+    return cache, train_idx, held_out, centre, mirrored_targets(cache, train_idx, centre)
+
+
+def best_step(results: list) -> tuple[tuple[float, float, float], int, torch.Tensor]:
+    """The (score, step, heads) of ``fit_heads`` with the best held-out accuracy, then AUC."""
+    return max(results, key=lambda r: r[0][:2])
+
+
 def as_sequence(g: torch.Tensor, positions: int) -> torch.Tensor:
     """[N, F] features -> [1, F, N], divided by the number of positions (the descriptor is their mean).
 
@@ -153,10 +168,7 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     model = RRFNet.from_checkpoint(state).eval()
-    cache, train_idx, held_out = Validation.of_checkpoint(state, args.datasets)
-    train_idx = training_faces(cache, train_idx, faces=args.faces)
-    centre = teacher_mean(cache, train_idx, state.get("teacherMean"))
-    y = mirrored_targets(cache, train_idx, centre)
+    cache, train_idx, held_out, centre, y = training_setup(state, args.datasets, args.faces)
     if args.identity_pull:
         y = identity_pulled(y, cache.identities[train_idx], args.identity_pull)
     p, c_in, dim = model.heads.shape
@@ -185,7 +197,7 @@ def main() -> None:
     del plain, g_train  # only the transposed copies are used from here on
     h0 = model.heads.detach().reshape(p * c_in, dim)
     base, results = fit_heads(h0, x_conv, y, x_val, held_out, args.steps, args.lr * h0.std().item(), args.eval_every)
-    (acc, auc, agree), chosen, h = max(results, key=lambda r: r[0][:2])
+    (acc, auc, agree), chosen, h = best_step(results)
     if (acc, auc) <= base[:2]:
         print("no refit beats the trained heads on the held-out identities; nothing written")
         return

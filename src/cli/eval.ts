@@ -110,9 +110,9 @@ export async function embedImages(
     try {
       const path = join(root, file);
       const perModel = new Map<string, Embedding>();
-      let key = '';
+      const read = await readPhotoFile(path);
+      const key = stored ? photoKey(read) : '';
       if (stored) {
-        key = photoKey(await readPhotoFile(path));
         for (const c of stored) {
           const e = await c.get(key);
           if (e) perModel.set(c.model.id, e);
@@ -120,8 +120,8 @@ export async function embedImages(
         reused += perModel.size;
       }
       if (perModel.size < models.length) {
-        const { image, bytes } = await decodePhotoFile(path);
-        const faces = await detectFacesCached(bytes, image, runner, manifest, pipeline, cache);
+        const { image } = await decodePhotoFile(path, read);
+        const faces = await detectFacesCached(read, image, runner, manifest, pipeline, cache);
         const face = pickFace(faces, image, 'central');
         if (!face) throw new Error('no face found');
         for (const [i, model] of models.entries()) {

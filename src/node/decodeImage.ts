@@ -47,8 +47,9 @@ export async function readPhotoFile(path: string): Promise<Uint8Array> {
   }
 }
 
-export async function decodePhotoFile(path: string): Promise<DecodedPhotoFile> {
-  const bytes = await readPhotoFile(path);
+/** The photo at ``path``; ``read``: its bytes when the caller has already read them (readPhotoFile). */
+export async function decodePhotoFile(path: string, read?: Uint8Array): Promise<DecodedPhotoFile> {
+  const bytes = read ?? (await readPhotoFile(path));
   try {
     return { ...(await decodePhotoBytes(bytes)), bytes };
   } catch (e) {
