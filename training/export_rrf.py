@@ -91,7 +91,7 @@ def checkpoint_validation(run: Path, state: dict) -> dict | None:
     checkpoint whose heads fit_projection.py whitened, refit_heads.py refitted, or whose top
     finetune_top.py trained: the score it measured on the new weights (the last change first)."""
     for changed, _ in WEIGHT_CHANGES:
-        if state.get(changed):
+        if state.get(changed) and "heldOut" in state[changed]:  # a constant set by --value measured none
             return state[changed]["heldOut"]
     if state.get("validation"):
         return state["validation"]
@@ -153,7 +153,7 @@ def main() -> None:
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     targs = state["args"]
-    projection, refit, top = state.get("projection"), state.get("refit"), state.get("topFinetune")
+    projection, refit, top, constant = (state.get(k) for k in ("projection", "refit", "topFinetune", "constant"))
     mismatch = mirror_mismatch(state, args.mirror)
     if mismatch:
         how, with_mirror = mismatch
@@ -173,7 +173,7 @@ def main() -> None:
     else:
         shipped_validation = {"pairs": len(held_out.same), **held_out.score(net)}
         print(f"validation of the exported network{' (mirror)' if args.mirror else ''}: {shipped_validation}")
-    p, d = model.num_patches, model.dim
+    p, d = model.num_patches, model.out_dim
     with tempfile.TemporaryDirectory() as tmp:
         # Written aside first (under its own name, which the graph carries) and moved into
         # public/models only once it has a validation.
@@ -202,6 +202,7 @@ def main() -> None:
         "patches": model.boxes, "regionWeights": None, "threshold": None, "lfw": None,
         "patchSize": model.patch, "stride": model.stride, "mirror": model.mirror,
         "patchInputSize": model.input_size,
+        "constant": None if model.constant is None else float(model.constant.item()),
         "training": {
             "data": data,
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
@@ -210,6 +211,7 @@ def main() -> None:
             "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "projection": projection, "refit": refit,
             **({"topFinetune": top} if top else {}),
+            **({"constant": constant} if constant else {}),
             "commit": git_commit(),
             **({"recoveredFrom": {k: recovered[k] for k in ("file", "sha256")}} if recovered else {}),
             "params": params, "multiplyAddsPerFace": macs,

@@ -28,6 +28,16 @@ Both measure the network as it ships (mirror on) and change only what the restri
     /usr/bin/python3 training/probe_student.py cells --run ~/.cache/patchface/runs/rrf56-shipped \
         --checkpoint shipped-refit.pt --datasets celeba --layout absolute --steps 400
 
+- ``centre``: whether the descriptors share a direction the teacher's centred targets lack (held-out
+  scores of the unit descriptors less a multiple of their mean over the training faces, and a bias
+  added to every patch feature, a constant and so still a function of patch i alone, fitted on the
+  trained heads), and how the held-out score answers a common offset: random ones, and the first
+  Adam step of a refit on ``--faces`` training faces (default 32), which is nearly one
+  (``probe_centre``). Its trunk features are ``refit_heads.py``'s, kept in the same file.
+
+    /usr/bin/python3 training/probe_student.py centre --run ~/.cache/patchface/runs/rrf28-shipped \
+        --checkpoint shipped.pt --datasets celeba --steps 150 --eval-every 25
+
 - ``grid``: a finer grid (``--stride``) whose heads are interpolated from the trained grid's, so it
   adds no weights, refitted beside the trained grid on the same faces (``probe_grid``).
 
@@ -46,7 +56,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refit_heads import as_sequence, best_step, fit_heads, kept_key, kept_or_computed, training_setup  # noqa: E402
+from refit_heads import (as_sequence, best_step, fit_heads, kept_key, kept_or_computed, linear_descriptors,  # noqa: E402
+                         mirrored_trunk_features, training_setup)  # noqa: E402
 from rrf.data import add_training_faces_arguments  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
 from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
@@ -226,22 +237,72 @@ def probe_grid(model: RRFNet, state: dict, stride: int, datasets: str, faces: in
         report_best(f"{name}: ", base, results)
 
 
+def probe_centre(model: RRFNet, state: dict, kept_file: Path, keep: bool, datasets: str, steps: int, lr: float,
+                 eval_every: int, subset: int) -> None:
+    """Whether the descriptors share a direction that the teacher's centred targets lack, and how the
+    held-out score answers a common offset.
+
+    Measures the mean unit descriptor m over the training faces, scores the held-out identities with
+    unit descriptors less alpha * m, and fits a bias b added to every patch feature on the trained
+    heads. A bias is a function of no pixel, so feature i = H_i g_i + b still depends on patch i alone,
+    and the descriptor, their mean, gains b. Then it adds common offsets in random directions, and
+    takes one full-batch Adam step of the refit from the trained heads on random ``subset``-face
+    samples: Adam's first step moves every weight by the step size times the sign of its gradient,
+    and with the trunk's features all non-negative (pooled ReLU outputs) that step adds nearly the
+    same vector to every descriptor. The trunk features are ``refit_heads.py``'s, kept in the same file."""
+    cache, train_idx, held_out, _, y = training_setup(state, datasets)
+    kept = kept_or_computed(kept_file, kept_key(state, train_idx, held_out), lambda: {
+        "train": mirrored_trunk_features(model, cache.faces[train_idx]),
+        "val": mirrored_trunk_features(model, held_out.faces)}, keep=keep)
+    p, c, dim = model.heads.shape
+    x_train, x_val = as_sequence(kept["train"], p), as_sequence(kept["val"], p)
+    h0 = model.heads.detach().reshape(p * c, dim)
+    d_train, d_val = (linear_descriptors(h0, x) for x in (x_train, x_val))
+    m = F.normalize(d_train, dim=1).mean(0)
+    print(f"{len(train_idx)} training faces; the mean unit descriptor has length {m.norm():.3f} (the targets': "
+          f"{y.mean(0).norm():.3f}); its cosine with the targets' mean {F.cosine_similarity(m, y.mean(0), dim=0):.3f}",
+          flush=True)
+    score = lambda d: "accuracy {accuracy:.4f} AUC {auc:.4f} cosine with the teacher {teacherCos:.3f}".format(  # noqa: E731
+        **held_out.score_descriptors(d))
+    for alpha in (0.0, 0.5, 1.0, 1.5):
+        print(f"held-out, unit descriptors less {alpha} x m: {score(F.normalize(d_val, dim=1) - alpha * m)}", flush=True)
+    print("a bias alone, on the trained heads", flush=True)
+    ones = lambda x: torch.cat([x, torch.ones(1, 1, x.shape[2])], 1)  # noqa: E731  the bias's constant input
+    base, results = fit_heads(torch.cat([h0, torch.zeros(1, dim)]), ones(x_train), y, ones(x_val), held_out, steps,
+                              lr * h0.std().item(), eval_every, frozen=p * c)
+    report_best("a bias alone: ", base, results)
+    size = d_train.norm(dim=1).mean().item()
+    for seed in range(4):
+        u = F.normalize(torch.randn(dim, generator=torch.Generator().manual_seed(seed)), dim=0)
+        print(f"common offset, half the mean descriptor length, random direction {seed}: {score(d_val + 0.5 * size * u)}",
+              flush=True)
+    for seed in range(4):
+        sample = np.sort(np.random.default_rng(seed).choice(len(train_idx), subset, replace=False))
+        _, (first,) = fit_heads(h0, as_sequence(kept["train"][sample], p), y[sample], x_val, held_out, 1,
+                                lr * h0.std().item(), 1)
+        change = linear_descriptors(first[2], x_val) - d_val
+        print(f"  sample {seed}: the step changes each held-out descriptor by {(change.norm(dim=1) / d_val.norm(dim=1)).mean():.3f} "
+              f"of its length, at cosine {F.cosine_similarity(change, change.mean(0, keepdim=True)).mean():.3f} with the "
+              f"mean change; that mean change alone: {score(d_val + change.mean(0))}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("probe", choices=["views", "positions", "cells", "grid"])
+    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre"])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument("--sizes", default="", help="views: other input sizes, comma-separated")
     ap.add_argument("--zooms", default="", help="views: centre crops, pixels cut from every side, comma-separated")
     ap.add_argument("--min-faces", type=int, default=10, help="positions: identities with at least this many faces")
-    ap.add_argument("--steps", type=int, default=300, help="positions, cells, grid: full-batch Adam steps")
-    add_training_faces_arguments(ap)  # cells, grid
+    ap.add_argument("--steps", type=int, default=300, help="positions, cells, grid, centre: full-batch Adam steps")
+    add_training_faces_arguments(ap)  # cells, grid; centre: --faces is its sample size
     ap.add_argument("--stride", type=int, default=7, help="grid: the finer grid's stride, in aligned-face pixels")
     ap.add_argument("--layout", choices=["own", "absolute", "shared"], default="absolute", help="cells: how heads read the cells")
-    ap.add_argument("--lr", type=float, default=0.01, help="cells, grid: Adam step, relative to the trained heads' spread")
-    ap.add_argument("--eval-every", type=int, default=25, help="cells, grid: held-out score every this many steps")
+    ap.add_argument("--lr", type=float, default=0.01, help="cells, grid, centre: Adam step, relative to the trained heads' spread")
+    ap.add_argument("--eval-every", type=int, default=25, help="cells, grid, centre: held-out score every this many steps")
     ap.add_argument("--no-keep", action="store_true",
-                    help="cells: neither read nor write the kept trunk maps (<checkpoint>-trunk-maps.pt)")
+                    help="cells, centre: neither read nor write the kept trunk maps (<checkpoint>-trunk-maps.pt) "
+                         "or features (<checkpoint>-trunk-features.pt)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -257,6 +318,10 @@ def main() -> None:
         kept = args.run.expanduser() / f"{Path(args.checkpoint).stem}-trunk-maps.pt"
         probe_cells(model, state, kept, not args.no_keep, args.datasets, args.faces, args.layout, args.steps, args.lr,
                     args.eval_every)
+    elif args.probe == "centre":
+        kept = args.run.expanduser() / f"{Path(args.checkpoint).stem}-trunk-features.pt"
+        probe_centre(model, state, kept, not args.no_keep, args.datasets, args.steps, args.lr, args.eval_every,
+                     args.faces or 32)
     else:
         probe_grid(model, state, args.stride, args.datasets, args.faces, args.steps, args.lr, args.eval_every)
 

@@ -95,7 +95,9 @@ def main() -> None:
                 # The shipped lineage's own centring of the teacher targets is not in the file;
                 # Validation.of_checkpoint and train_rrf.py --init take it from the cache instead.
                 "teacherMean": None, "best": {}, "validation": training.get("checkpointValidation"),
-                "recoveredFrom": recovered}, run / "shipped.pt")
+                "recoveredFrom": recovered,
+                # a constant coordinate (fit_constant.py) is a weight change later steps must know of
+                **({"constant": training["constant"]} if training.get("constant") else {})}, run / "shipped.pt")
     (run / "train.log").open("a").write(
         f"recovered from {recovered['file']} (sha256 {sha}): {params} "
         f"parameters, {model.num_patches} patches, step {training.get('steps')} of the shipped lineage\n")

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import (add_training_faces_arguments, mirrored_targets, network_input, teacher_mean,  # noqa: E402
                       training_faces)
-from rrf.model import RRFNet, load_checkpoint  # noqa: E402
+from rrf.model import RRFNet, load_checkpoint, saved_int  # noqa: E402
 from rrf.validation import Validation, embed_batches  # noqa: E402
 
 
@@ -72,9 +72,13 @@ def kept_or_computed(file: Path, key: dict, compute, keep: bool) -> dict:
 
 
 def kept_key(state: dict, train_idx: np.ndarray, held_out: Validation) -> dict:
-    """What kept outputs of a checkpoint's frozen trunk depend on: its weights, the training faces,
-    and the held-out ones (the cache only grows, so their number says which they are)."""
-    return {"trunk": trunk_fingerprint(state), "trainIdx": train_idx, "heldOutFaces": len(held_out.faces)}
+    """What kept outputs of a checkpoint's frozen trunk depend on: its weights, the patch grid and the
+    size each patch is resized to before the trunk (the same weights run at another size give other
+    features), the training faces, and the held-out ones (the cache only grows, so their number says
+    which they are)."""
+    targs = state["args"]
+    grid = f"patch {targs['patch']} stride {saved_int(targs, 'stride')} input {saved_int(targs, 'input_size')}"
+    return {"trunk": trunk_fingerprint(state), "grid": grid, "trainIdx": train_idx, "heldOutFaces": len(held_out.faces)}
 
 
 def training_setup(state: dict, datasets: str = "", faces: int = 0):
@@ -107,10 +111,10 @@ def linear_descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
 
 
 def fit_heads(h0: torch.Tensor, x_train: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, held_out: Validation,
-              steps: int, step_size: float, eval_every: int) -> tuple[tuple[float, float, float], list]:
+              steps: int, step_size: float, eval_every: int, frozen: int = 0) -> tuple[tuple[float, float, float], list]:
     """Full-batch Adam on the stacked heads h [F, dim] from h0, towards the unit targets y: the
     held-out score of h0, and (score, step, heads) every ``eval_every`` steps. Scores are held-out
-    accuracy, AUC and cosine with the teacher."""
+    accuracy, AUC and cosine with the teacher. The first ``frozen`` rows of h stay as they are."""
     def held_out_score(h: torch.Tensor) -> tuple[float, float, float]:
         with torch.no_grad():
             r = held_out.score_descriptors(linear_descriptors(h, x_val))
@@ -118,17 +122,19 @@ def fit_heads(h0: torch.Tensor, x_train: torch.Tensor, y: torch.Tensor, x_val: t
 
     base = held_out_score(h0)
     print(f"start: held-out accuracy {base[0]:.4f} AUC {base[1]:.4f} cosine with the teacher {base[2]:.3f}", flush=True)
-    h = h0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([h], lr=step_size)
+    fixed, free = h0[:frozen], h0[frozen:].clone().requires_grad_(True)
+    opt = torch.optim.Adam([free], lr=step_size)
     results = []
     for step in range(1, steps + 1):
+        h = torch.cat([fixed, free])
         loss = 1 - F.cosine_similarity(linear_descriptors(h, x_train), y).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % eval_every == 0:
-            score = held_out_score(h.detach())
-            results.append((score, step, h.detach().clone()))
+            h = torch.cat([fixed, free.detach()])
+            score = held_out_score(h)
+            results.append((score, step, h))
             print(f"step {step}: training cosine {1 - loss.item():.4f}; held-out accuracy {score[0]:.4f} "
                   f"AUC {score[1]:.4f} cosine with the teacher {score[2]:.3f}", flush=True)
     return base, results
@@ -157,6 +163,9 @@ def main() -> None:
     ap.add_argument("--augmented", type=int, default=0,
                     help="also fit on this many augmented copies of each training face (alignment jitter, colour, "
                          "blur, low resolution; seed 0), their trunk features kept like the plain ones")
+    ap.add_argument("--input-size", type=int, default=0,
+                    help="resize each patch to this many pixels before the trunk instead of the checkpoint's size "
+                         "(the written checkpoint records it, and export_rrf.py builds its graph with it)")
     ap.add_argument("--eval-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads; keep at least 2: with one, Debian's torch takes a convolution path "
@@ -167,6 +176,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
+    if args.input_size:
+        state = {**state, "args": {**state["args"], "input_size": str(args.input_size)}}
     model = RRFNet.from_checkpoint(state).eval()
     cache, train_idx, held_out, centre, y = training_setup(state, args.datasets, args.faces)
     if args.identity_pull:
@@ -179,7 +190,7 @@ def main() -> None:
     # depend on any refit setting, so its features are kept beside the checkpoint for the next run,
     # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training) and
     # on the faces (kept_key). A run on other faces recomputes them and replaces the kept file.
-    stem, key = Path(args.checkpoint).stem, kept_key(state, train_idx, held_out)
+    stem, key = Path(args.checkpoint).stem + (f"-in{args.input_size}" if args.input_size else ""), kept_key(state, train_idx, held_out)
     plain = kept_or_computed(run / f"{stem}-trunk-features.pt", key, lambda: {
         "train": mirrored_trunk_features(model, cache.faces[train_idx]),
         "val": mirrored_trunk_features(model, held_out.faces)}, keep=not args.no_keep)
@@ -206,7 +217,7 @@ def main() -> None:
     out["validation"] = None  # the training-time score no longer describes these weights
     out["teacherMean"] = centre  # the targets' centre: later scores of these weights measure from it too
     out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)), "datasets": args.datasets or "all",
-                    "identityPull": args.identity_pull, "augmented": args.augmented,
+                    "identityPull": args.identity_pull, "augmented": args.augmented, "inputSize": model.input_size,
                     "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
                     "mirror": True}
     name = f"{stem}-refit.pt"

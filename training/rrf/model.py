@@ -80,7 +80,7 @@ def flip_faces(faces: torch.Tensor) -> torch.Tensor:
 
 class RRFNet(nn.Module):
     def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False,
-                 input_size: int | None = None):
+                 input_size: int | None = None, constant: bool = False):
         super().__init__()
         self.patch = patch
         # input_size: each cut patch is resized (bilinear, on its own pixels only) to this size
@@ -110,20 +110,29 @@ class RRFNet(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         # One linear head per patch position: [P, 256, dim].
         self.heads = nn.Parameter(torch.zeros(self.num_patches, cin, dim))
+        # constant: every patch feature gains one more coordinate, the same number c for every patch
+        # and face (fit_constant.py). The descriptor becomes [A, c], and the score
+        # (<A, B> + c^2) / sqrt((|A|^2 + c^2)(|B|^2 + c^2)): the cosine of two faces whose patches
+        # agree (a long mean A) is kept, that of faces whose patches disagree is drawn towards a
+        # middle value. A constant depends on no pixel, so feature i still sees only patch i, and
+        # the score is still the mean-cosine of patch features, decomposing exactly.
+        self.constant = nn.Parameter(torch.zeros(1)) if constant else None
+        self.out_dim = dim + (1 if constant else 0)
 
     @staticmethod
     def from_checkpoint(state: dict, mirror: bool = False) -> "RRFNet":
         """The network a checkpoint (``load_checkpoint``) holds, built from the run's own arguments."""
         targs = state["args"]
         model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=mirror,
-                       input_size=saved_int(targs, "input_size"))
+                       input_size=saved_int(targs, "input_size"), constant="constant" in state["model"])
         model.load_state_dict(state["model"])
         return model
 
     @staticmethod
     def of_manifest_entry(entry: dict, mirror: bool = False) -> "RRFNet":
         """The untrained network a manifest entry describes: its patch grid and size inside the graph."""
-        return RRFNet(entry["patchSize"], entry["stride"], mirror=mirror, input_size=entry.get("patchInputSize"))
+        return RRFNet(entry["patchSize"], entry["stride"], mirror=mirror, input_size=entry.get("patchInputSize"),
+                      constant=entry.get("constant") is not None)
 
     @torch.no_grad()
     def load_weights(self, state: dict, boxes: list[list[int]]) -> None:
@@ -167,7 +176,10 @@ class RRFNet(nn.Module):
     def patch_features(self, faces: torch.Tensor) -> torch.Tensor:
         n = faces.shape[0]
         x = self.trunk_features(faces).unsqueeze(2)  # [N, P, 1, 256]
-        return torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
+        features = torch.matmul(x, self.heads).reshape(n, self.num_patches, self.dim)
+        if self.constant is None:
+            return features
+        return torch.cat([features, self.constant.expand(n, self.num_patches, 1)], 2)
 
     def mirrored_trunk_features(self, faces: torch.Tensor, pooled: bool = True) -> torch.Tensor:
         """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position;
@@ -246,7 +258,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
 
 # What may have changed a checkpoint's weights after training, newest first, each recorded under
 # its key with the held-out score it measured and whether it fitted the mirrored descriptor.
-WEIGHT_CHANGES = (("topFinetune", "fine-tuned"), ("projection", "whitened"), ("refit", "refitted"))
+WEIGHT_CHANGES = (("constant", "given a constant coordinate"), ("topFinetune", "fine-tuned"), ("projection", "whitened"),
+                  ("refit", "refitted"))
 
 
 def mirror_mismatch(state: dict, mirror: bool) -> tuple[str, bool] | None:
