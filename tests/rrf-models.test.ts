@@ -4,6 +4,8 @@
  *   changing pixels inside it changes it;
  * - the manifest's `mirror` flag is true to the graph: with it, the features of a mirrored face
  *   are the face's features at the mirrored positions;
+ * - the manifest's `constant` is true to the graph: with it, the last coordinate of every patch
+ *   feature of every face is that number;
  * - exactness: the per-patch contributions computed by the core module sum to the score;
  * - size: each file is at most 8 MB.
  */
@@ -149,6 +151,23 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
     }
     if (model.mirror) expect(maxDiff).toBeLessThan(1e-5);
     else expect(maxDiff).toBeGreaterThan(1e-3);
+  });
+
+  it(`the last feature coordinate ${model.constant != null ? 'is the constant on every patch and face' : 'varies'} (manifest constant: ${model.constant ?? 'none'})`, async () => {
+    const P = model.patches!.length;
+    const plane = FACE * FACE;
+    const random = mulberry32(7);
+    const batch = new Float32Array(2 * 3 * plane).map(() => random() * 2 - 1);
+    const t = Object.values(await runner.run(model.id, { data: batch, dims: [2, 3, FACE, FACE] }))[0];
+    const D = t.dims[2];
+    expect(model.output.dims?.[2]).toBe(D);
+    const last = Array.from({ length: 2 * P }, (_, i) => t.data[i * D + D - 1]);
+    if (model.constant != null) {
+      // stored in the graph as float32
+      for (const v of last) expect(v).toBe(Math.fround(model.constant));
+    } else {
+      expect(Math.max(...last) - Math.min(...last)).toBeGreaterThan(1e-4);
+    }
   });
 
   it.skipIf(!hasSamples())('contributions sum to the score on real photos', async () => {

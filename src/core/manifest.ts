@@ -46,6 +46,12 @@ export interface ModelEntry {
   mirror?: boolean;
   /** Patch models: the side each patch is resized to inside the graph before the trunk. */
   patchInputSize?: number;
+  /**
+   * Patch models: a number appended to every patch feature (its last coordinate), the same for
+   * every patch and face. It depends on no pixel, so each feature still sees only its own patch;
+   * it draws the scores of faces whose patches disagree towards a middle value. null: none.
+   */
+  constant?: number | null;
   /** Cosine threshold chosen on LFW (mean of the ten fold thresholds); "same" when score >= threshold. */
   threshold: number | null;
   lfw: LfwResult | null;
