@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../src/node/runtime.ts';
 import { hasSamples, PROJECT_ROOT, SAMPLES } from './support/env.ts';
 
 const run = promisify(execFile);
@@ -52,13 +53,35 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     const r = await patchface('compare', join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'whitehouse/obama_2.jpg'), '--model', 'fullface', '--json');
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
-    expect(Object.keys(json).sort()).toEqual(['faces', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(Object.keys(json).sort()).toEqual(['constantPart', 'faces', 'model', 'patches', 'same', 'score', 'threshold']);
     expect(json.model).toBe('fullface');
     expect(json.same).toBe(true);
     expect(json.patches).toEqual([]);
+    expect(json.constantPart).toBeNull();
     for (const side of ['a', 'b']) {
       expect(json.faces[side].box).toHaveLength(4);
       expect(json.faces[side].landmarks5).toHaveLength(10);
+    }
+  });
+
+  it('compare with a patch model prints every contribution, their sums, and the constant coordinate\'s part', async () => {
+    const entry = (await readManifest()).models.find((m) => m.id === 'rrf56')!;
+    const args = [join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'nasa/Christina_Koch.jpg'), '--model', 'rrf56'];
+    const j = await patchface('compare', ...args, '--json');
+    expect(j.code, j.stderr).toBe(0);
+    const json = JSON.parse(j.stdout) as { score: number; patches: { a: number; b: number }[]; constantPart: number | null };
+    expect(json.patches).toHaveLength(entry.patches!.length);
+    expect(Math.abs(json.patches.reduce((s, p) => s + p.a, 0) - json.score)).toBeLessThan(1e-6);
+    const t = await patchface('compare', ...args);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toContain(`(= score ${json.score.toFixed(5)})`);
+    if (entry.constant != null) {
+      // c² / (|A| |B|) > 0
+      expect(json.constantPart).toBeGreaterThan(0);
+      expect(t.stdout).toContain(`Constant coordinate: ${json.constantPart!.toFixed(4)} of the score ${json.score.toFixed(4)}`);
+    } else {
+      expect(json.constantPart).toBeNull();
+      expect(t.stdout).not.toContain('Constant coordinate');
     }
   });
 

@@ -1,6 +1,6 @@
 /** `patchface compare A B`: score, verdict, faces and every patch's exact contribution. */
 import { basename } from 'node:path';
-import { toCompareJson, type CompareJson } from '../core/compareJson.ts';
+import { constantPartText, toCompareJson, type CompareJson } from '../core/compareJson.ts';
 import { embedders, findModel, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, detectFaces, embedFaces, noFaceError, type Comparison, type PipelineOptions } from '../core/pipeline.ts';
 import { decodePhotoFile, PhotoError } from '../node/decodeImage.ts';
@@ -73,6 +73,7 @@ function formatCompare(model: ModelEntry, r: Comparison, json: CompareJson, opts
     const sa = r.patches.reduce((s, p) => s + p.a, 0);
     const sb = r.patches.reduce((s, p) => s + p.b, 0);
     lines.push(`${'sum'.padEnd(26)}${sa.toFixed(5).padStart(14)}${sb.toFixed(5).padStart(17)}  (= score ${r.score.toFixed(5)})`);
+    if (r.constantPart !== null) lines.push(constantPartText(r.constantPart, r.score, r.patches.length));
   }
   return `${lines.join('\n')}\n`;
 }

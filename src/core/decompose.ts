@@ -91,6 +91,21 @@ export function meanCosineDecomposition(a: Features, b: Features, P: number, D: 
 }
 
 /**
+ * The part of a mean-cosine score carried by feature coordinate k: A_k B_k / (|A| |B|), of which
+ * patch i of face x holds a_ik B_k / (P |A| |B|). For a coordinate that is the same constant in
+ * every patch feature (a model's `constant`), every patch of either face holds the same 1/P of
+ * it, whatever the pixels. 0 when a mean descriptor is zero, as for the score.
+ */
+export function meanCosineCoordinatePart(a: Features, b: Features, P: number, D: number, k: number): number {
+  checkShape(a, b, P, D, 'meanCosineCoordinatePart');
+  if (!Number.isInteger(k) || k < 0 || k >= D) throw new RangeError(`meanCosineCoordinatePart: coordinate ${k} is not in 0..${D - 1}`);
+  const A = meanFeature(a, P, D);
+  const B = meanFeature(b, P, D);
+  const denom = norm(A) * norm(B);
+  return denom > 0 ? (A[k] * B[k]) / denom : 0;
+}
+
+/**
  * Patch-to-patch matrix, row-major P x P: M_ij = <a_i, b_j> / (P^2 |A| |B|).
  * Rows sum to c_i, columns to d_j, everything to S. All zeros if a mean descriptor is zero.
  */

@@ -5,7 +5,7 @@
  * the training-data preparation all run exactly this code; only the runner differs.
  */
 import { alignFace112, dlibChip5Template, dlibChipTransform, estimateSimilarity, extractChip } from './align.ts';
-import { cosine, meanCosineDecomposition, regionWeightedDecomposition } from './decompose.ts';
+import { cosine, meanCosineCoordinatePart, meanCosineDecomposition, regionWeightedDecomposition } from './decompose.ts';
 import { decodeSsdBoxes, decodeTinyYolo, ssdDetections } from './detection.ts';
 import { PatchFaceError } from './errors.ts';
 import { cropRgb, letterboxToTensor, mirrorRgb, padImage, resizeBilinearRgb, toPlanarTensor } from './image.ts';
@@ -236,12 +236,20 @@ export interface Comparison {
   threshold: number | null;
   same: boolean | null;
   patches: PatchContribution[];
+  /**
+   * Models with a constant coordinate (manifest `constant`): the part of the score it carries,
+   * already inside the patch contributions as the same constantPart / P in every patch of both
+   * faces. It depends on no pixel; the rest of the score, on each patch's own pixels. null
+   * for models without one.
+   */
+  constantPart: number | null;
 }
 
 /** Scores two embeddings of one model, with the exact per-patch decomposition for patch models. */
 export function compareEmbeddings(model: ModelEntry, ea: Embedding, eb: Embedding): Comparison {
   let score: number;
   let patches: PatchContribution[] = [];
+  let constantPart: number | null = null;
   if (model.kind === 'fullface') {
     score = cosine(ea.features, eb.features);
   } else {
@@ -253,9 +261,13 @@ export function compareEmbeddings(model: ModelEntry, ea: Embedding, eb: Embeddin
         : meanCosineDecomposition(ea.features, eb.features, ea.patches, ea.dim);
     score = dec.score;
     patches = boxes.map((box, i) => ({ box, a: dec.contributionsA[i], b: dec.contributionsB[i] }));
+    if (model.constant != null && model.kind === 'mean-cosine') {
+      // the graph appends the constant as each patch feature's last coordinate
+      constantPart = meanCosineCoordinatePart(ea.features, eb.features, ea.patches, ea.dim, ea.dim - 1);
+    }
   }
   const threshold = model.threshold;
-  return { model: model.id, score, threshold, same: threshold === null ? null : score >= threshold, patches };
+  return { model: model.id, score, threshold, same: threshold === null ? null : score >= threshold, patches, constantPart };
 }
 
 /** Throws the user-facing "no face" error. */

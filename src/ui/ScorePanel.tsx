@@ -1,4 +1,5 @@
 /** The score, its verdict at the model's operating point, the black-box baseline and the sum check. */
+import { constantPartText } from '../core/compareJson.ts';
 import { describePatches } from '../core/heatmap.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { fmtScore, operatingPoint, verdictText } from './format.ts';
@@ -47,6 +48,11 @@ function ScoreBody({ result }: { result: ExplorerResult }) {
         Sum of patch contributions: face A {sumA.toFixed(6)}, face B {sumB.toFixed(6)}; score {comparison.score.toFixed(6)}{' '}
         {holds ? '✓ adds up' : '✗ does not add up'}
       </div>
+      {comparison.constantPart !== null && (
+        <div className="constant-part" data-testid="constant-part">
+          {constantPartText(comparison.constantPart, comparison.score, comparison.patches.length)}
+        </div>
+      )}
     </>
   );
 }

@@ -2,16 +2,18 @@
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { meanCosineDecomposition, rankPatches } from '../../src/core/decompose.ts';
+import { meanCosineCoordinatePart, meanCosineDecomposition, rankPatches } from '../../src/core/decompose.ts';
 import { useAppStore } from '../../src/state/store.ts';
-import { FEATURE_DIM } from '../support/fakeWorker.ts';
+import { FAKE_RRF56_CONSTANT, FEATURE_DIM } from '../support/fakeWorker.ts';
 import { fakeFeatures, photo, renderApp } from './setup.tsx';
 
 afterEach(cleanup);
 
-// The fake worker seeds features from "<file name>#<face>/<model>".
+// The fake worker seeds features from "<file name>#<face>/<model>"; rrf56 has a constant coordinate.
+const features = (file: string, P: number, model: string) =>
+  fakeFeatures(`${file}#0/${model}`, P, model === 'rrf56' ? FAKE_RRF56_CONSTANT : null);
 const expected = (P: number, model: string) =>
-  meanCosineDecomposition(fakeFeatures(`alice.jpg#0/${model}`, P), fakeFeatures(`bob.jpg#0/${model}`, P), P, FEATURE_DIM);
+  meanCosineDecomposition(features('alice.jpg', P, model), features('bob.jpg', P, model), P, FEATURE_DIM);
 
 describe('patch inspector', () => {
   beforeEach(async () => {
@@ -76,5 +78,16 @@ describe('patch inspector', () => {
     expect(screen.getByTestId('score').textContent).toBe(dec.score.toFixed(3));
     // rrf56 has no threshold in the fake manifest.
     expect(screen.getByRole('status', { name: 'Similarity' }).textContent).toMatch(/not calibrated/i);
+    // ...and a constant coordinate: the score panel says how much of the score (and of each patch) it is
+    const part = meanCosineCoordinatePart(features('alice.jpg', 4, 'rrf56'), features('bob.jpg', 4, 'rrf56'), 4, FEATURE_DIM, FEATURE_DIM - 1);
+    expect(part).toBeGreaterThan(0.05);
+    const text = screen.getByTestId('constant-part').textContent;
+    expect(text).toContain(`Constant coordinate: ${part.toFixed(4)} of the score ${dec.score.toFixed(4)}`);
+    expect(text).toContain(`the same ${(part / 4).toFixed(5)} in each of the 4 patches`);
+    expect(text).toContain(`the other ${(dec.score - part).toFixed(4)} comes from the patches' pixels`);
+    // rrf28 has none, and says nothing of one
+    await user.click(within(group).getByRole('radio', { name: '28' }));
+    expect(screen.getByTestId('facemap-a').getAttribute('data-patches')).toBe('16');
+    expect(screen.queryByTestId('constant-part')).toBeNull();
   });
 });

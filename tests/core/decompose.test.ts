@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   cosine,
+  meanCosineCoordinatePart,
   meanCosineDecomposition,
   meanFeature,
   patchToPatchMatrix,
@@ -125,6 +126,57 @@ describe('meanCosineDecomposition', () => {
     ['matrix wrong length', () => patchToPatchMatrix([1, 2], [1, 2, 3, 4], 2, 2), /expected 2x2/],
   ] as const)('rejects %s', (_, fn, msg) => {
     expect(fn).toThrow(msg);
+  });
+});
+
+describe('meanCosineCoordinatePart', () => {
+  /** P x D random features whose last coordinate is the constant c in every patch. */
+  function withConstant(P: number, D: number, seed: number, c: number): Float64Array {
+    const f = Float64Array.from(randomFeatures(P, D, seed, 0.3));
+    for (let i = 0; i < P; i++) f[i * D + D - 1] = c;
+    return f;
+  }
+
+  it('hand-checked: one patch each, features [3, 4] and [4, 3]', () => {
+    // |A| = |B| = 5; coordinate 0 carries 3*4/25, coordinate 1 carries 4*3/25
+    expect(meanCosineCoordinatePart([3, 4], [4, 3], 1, 2, 0)).toBeCloseTo(12 / 25, 15);
+    expect(meanCosineCoordinatePart([3, 4], [4, 3], 1, 2, 1)).toBeCloseTo(12 / 25, 15);
+  });
+
+  it('the parts of all coordinates sum to the score', () => {
+    const a = randomFeatures(9, 6, 41, 0.2);
+    const b = randomFeatures(9, 6, 42, 0.2);
+    const parts = Array.from({ length: 6 }, (_, k) => meanCosineCoordinatePart(a, b, 9, 6, k));
+    expect(sum(parts)).toBeCloseTo(meanCosineDecomposition(a, b, 9, 6).score, 12);
+  });
+
+  it('a constant coordinate is c² / (|A| |B|), held as the same part / P by every patch of both faces', () => {
+    const P = 16, D = 9, c = 0.7;
+    const a = withConstant(P, D, 51, c);
+    const b = withConstant(P, D, 52, c);
+    const part = meanCosineCoordinatePart(a, b, P, D, D - 1);
+    const nA = Math.hypot(...meanFeature(a, P, D));
+    const nB = Math.hypot(...meanFeature(b, P, D));
+    expect(part).toBeCloseTo((c * c) / (nA * nB), 12);
+    // what is left of each patch's contribution once the constant is taken out is its pixels' part:
+    // the same decomposition on the other coordinates, scaled by the full norms
+    const r = meanCosineDecomposition(a, b, P, D);
+    const B = meanFeature(b, P, D);
+    const A = meanFeature(a, P, D);
+    for (let i = 0; i < P; i++) {
+      let pixelsA = 0, pixelsB = 0;
+      for (let k = 0; k < D - 1; k++) {
+        pixelsA += a[i * D + k] * B[k];
+        pixelsB += A[k] * b[i * D + k];
+      }
+      expect(r.contributionsA[i] - pixelsA / (P * nA * nB)).toBeCloseTo(part / P, 12);
+      expect(r.contributionsB[i] - pixelsB / (P * nA * nB)).toBeCloseTo(part / P, 12);
+    }
+  });
+
+  it('is 0 when a mean descriptor is zero, and rejects a coordinate out of range', () => {
+    expect(meanCosineCoordinatePart([1, 2, -1, -2], [1, 0, 0, 1], 2, 2, 0)).toBe(0);
+    expect(() => meanCosineCoordinatePart([1, 2], [1, 2], 1, 2, 2)).toThrow(/coordinate 2/);
   });
 });
 

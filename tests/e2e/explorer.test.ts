@@ -18,12 +18,14 @@ import { hasChromium, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.t
 
 const ready = hasChromium() && hasSamples();
 const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'public/models/manifest.json'), 'utf8')) as {
-  models: { id: string; threshold: number | null; patches: unknown[] | null }[];
+  models: { id: string; threshold: number | null; patches: unknown[] | null; constant?: number | null }[];
 };
 /** Patch counts as the shipped manifest lists them (a grid may overlap, so not just (112/size)^2). */
 const patchCount = (id: string) => String(manifest.models.find((m) => m.id === id)?.patches?.length);
 const P28 = patchCount('rrf28');
 const P56 = patchCount('rrf56');
+/** Whether a model's graph appends a constant coordinate, whose part of the score the page states. */
+const hasConstant = (id: string) => manifest.models.find((m) => m.id === id)?.constant != null;
 const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
 const OBAMA_2 = join(SAMPLES, 'whitehouse/obama_2.jpg');
 const LONG = 300_000;
@@ -143,15 +145,21 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
     expect(String(await page.getByTestId('bars-a').locator('li').count())).toBe(P56);
     expect(new URL(page.url()).searchParams.get('patch')).toBe('56');
     expect(await page.getByTestId('sum-check').getAttribute('data-holds')).toBe('true');
+    expect(await page.getByTestId('constant-part').count()).toBe(hasConstant('rrf56') ? 1 : 0);
+    if (hasConstant('rrf56')) {
+      expect(await page.getByTestId('constant-part').innerText()).toMatch(new RegExp(`^Constant coordinate: \\d\\.\\d{4} of the score -?\\d\\.\\d{4}, the same \\d\\.\\d{5} in each of the ${P56} patches`));
+    }
     await group.getByRole('radio', { name: '28' }).check();
     await expect.poll(() => page.getByTestId('facemap-a').getAttribute('data-patches')).toBe(P28);
     expect(String(await page.getByTestId('bars-a').locator('li').count())).toBe(P28);
+    expect(await page.getByTestId('constant-part').count()).toBe(hasConstant('rrf28') ? 1 : 0);
   });
 
   it('exports JSON with the CLI fields and a PNG', async () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
     const body = JSON.parse(readFileSync((await json.path())!, 'utf8'));
-    expect(Object.keys(body).sort()).toEqual(['faces', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(Object.keys(body).sort()).toEqual(['constantPart', 'faces', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(body.constantPart === null).toBe(!hasConstant('rrf28'));
     expect(Object.keys(body.faces.a).sort()).toEqual(['box', 'found', 'landmarks5', 'score']);
     expect(String(body.patches.length)).toBe(P28);
     const sum = body.patches.reduce((s: number, p: { a: number }) => s + p.a, 0);

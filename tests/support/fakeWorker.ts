@@ -17,8 +17,9 @@ const grid = (side: number): BoxXYWH[] => {
 };
 
 const input = { name: 'faces', size: 112, layout: 'NCHW', rgb: true, mean: 127.5, scale: 1 / 128 } as const;
-function model(id: string, kind: string, patches: BoxXYWH[] | null, threshold: number | null): ModelEntry {
+function model(id: string, kind: string, patches: BoxXYWH[] | null, threshold: number | null, constant: number | null = null): ModelEntry {
   return {
+    constant,
     id,
     file: `${id}.onnx`,
     sha256: '',
@@ -38,22 +39,27 @@ export function fakeManifest(calibrated = true): Manifest {
     version: 1,
     models: [
       model('rrf28', 'mean-cosine', grid(28), calibrated ? 0.31 : null),
-      model('rrf56', 'mean-cosine', grid(56), null),
+      model('rrf56', 'mean-cosine', grid(56), null, FAKE_RRF56_CONSTANT),
       model('fullface', 'fullface', null, calibrated ? 0.6 : null),
     ],
   };
 }
 
 export const FEATURE_DIM = 4;
+/** rrf56's constant coordinate in the fake manifest, as the real rrf56 has one. */
+export const FAKE_RRF56_CONSTANT = 0.4;
 
-/** Deterministic features: a hash of (photo, face, patch, k), mostly positive. */
-export function fakeFeatures(seed: string, patches: number): Float32Array {
+/**
+ * Deterministic features: a hash of (photo, face, patch, k), mostly positive; with a constant,
+ * each patch feature's last coordinate is that constant, as the real graphs append it.
+ */
+export function fakeFeatures(seed: string, patches: number, constant: number | null = null): Float32Array {
   const out = new Float32Array(patches * FEATURE_DIM);
   let h = 2166136261;
   for (const c of seed) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
   for (let i = 0; i < out.length; i++) {
     h = Math.imul(h ^ i, 16777619) >>> 0;
-    out[i] = 0.5 + (h % 1000) / 1000 - 0.3;
+    out[i] = constant !== null && i % FEATURE_DIM === FEATURE_DIM - 1 ? constant : 0.5 + (h % 1000) / 1000 - 0.3;
   }
   return out;
 }
@@ -104,7 +110,7 @@ export class FakeWorker implements WorkerLike {
         const embeddings: Embedding[] = models.map((m) => {
           const entry = this.manifest.models.find((e) => e.id === m)!;
           const P = entry.patches?.length ?? 1;
-          return { modelId: m, features: fakeFeatures(`${seed}/${m}`, P), patches: P, dim: FEATURE_DIM };
+          return { modelId: m, features: fakeFeatures(`${seed}/${m}`, P, entry.constant ?? null), patches: P, dim: FEATURE_DIM };
         });
         const aligned = { width: 112, height: 112, data: new Uint8Array(112 * 112 * 3).fill(128) };
         return { id, ok: true, result: { aligned, embeddings, timings: { align: 1, 'embed:rrf28': 10 } } };
