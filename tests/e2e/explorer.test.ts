@@ -108,6 +108,9 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
 
   it('hovering or arrowing over a patch shows its contribution, share and rank', async () => {
     const map = page.getByTestId('facemap-a');
+    // The mouse moves in viewport coordinates: bring the map into view first, as a user scrolls to
+    // it (a longer score panel, such as one with the constant coordinate's line, pushes it down).
+    await map.scrollIntoViewIfNeeded();
     const box = (await map.boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.4);
     await expect.poll(() => page.getByTestId('inspect-rank').innerText()).toMatch(new RegExp(`^\\d+ of ${P28}$`));
