@@ -4,16 +4,16 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { meanCosineCoordinatePart, meanCosineDecomposition, rankPatches } from '../../src/core/decompose.ts';
 import { useAppStore } from '../../src/state/store.ts';
-import { FAKE_RRF56_CONSTANT, FEATURE_DIM } from '../support/fakeWorker.ts';
-import { fakeFeatures, photo, renderApp } from './setup.tsx';
+import { findModel } from '../../src/core/manifest.ts';
+import { FEATURE_DIM, fakeManifest, fakeModelFeatures } from '../support/fakeWorker.ts';
+import { photo, renderApp } from './setup.tsx';
 
 afterEach(cleanup);
 
-// The fake worker seeds features from "<file name>#<face>/<model>"; rrf56 has a constant coordinate.
-const features = (file: string, P: number, model: string) =>
-  fakeFeatures(`${file}#0/${model}`, P, model === 'rrf56' ? FAKE_RRF56_CONSTANT : null);
+// What the fake worker answers for face 0 of a photo (rrf56 has a constant coordinate there).
+const features = (file: string, model: string) => fakeModelFeatures(`${file}#0`, findModel(fakeManifest(), model));
 const expected = (P: number, model: string) =>
-  meanCosineDecomposition(features('alice.jpg', P, model), features('bob.jpg', P, model), P, FEATURE_DIM);
+  meanCosineDecomposition(features('alice.jpg', model), features('bob.jpg', model), P, FEATURE_DIM);
 
 describe('patch inspector', () => {
   beforeEach(async () => {
@@ -79,7 +79,7 @@ describe('patch inspector', () => {
     // rrf56 has no threshold in the fake manifest.
     expect(screen.getByRole('status', { name: 'Similarity' }).textContent).toMatch(/not calibrated/i);
     // ...and a constant coordinate: the score panel says how much of the score (and of each patch) it is
-    const part = meanCosineCoordinatePart(features('alice.jpg', 4, 'rrf56'), features('bob.jpg', 4, 'rrf56'), 4, FEATURE_DIM, FEATURE_DIM - 1);
+    const part = meanCosineCoordinatePart(features('alice.jpg', 'rrf56'), features('bob.jpg', 'rrf56'), 4, FEATURE_DIM, FEATURE_DIM - 1);
     expect(part).toBeGreaterThan(0.05);
     const text = screen.getByTestId('constant-part').textContent;
     expect(text).toContain(`Constant coordinate: ${part.toFixed(4)} of the score ${dec.score.toFixed(4)}`);

@@ -1,6 +1,5 @@
 /** Shared rendering for component tests: the real App, store and client over a fake worker. */
 import { render } from '@testing-library/react';
-import { fakeFeatures } from '../support/fakeWorker.ts';
 import { FakeWorker } from '../support/fakeWorker.ts';
 import { InferenceClient } from '../../src/inference/client.ts';
 import { Controller } from '../../src/state/controller.ts';
@@ -8,8 +7,6 @@ import { resetAppStore } from '../../src/state/store.ts';
 import { App } from '../../src/ui/App.tsx';
 import { ControllerContext } from '../../src/ui/context.tsx';
 import type { Manifest } from '../../src/core/manifest.ts';
-
-export { fakeFeatures };
 
 // jsdom has no canvas: components must cope with a null 2D context.
 HTMLCanvasElement.prototype.getContext = (() => null) as typeof HTMLCanvasElement.prototype.getContext;

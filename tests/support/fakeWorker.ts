@@ -47,13 +47,13 @@ export function fakeManifest(calibrated = true): Manifest {
 
 export const FEATURE_DIM = 4;
 /** rrf56's constant coordinate in the fake manifest, as the real rrf56 has one. */
-export const FAKE_RRF56_CONSTANT = 0.4;
+const FAKE_RRF56_CONSTANT = 0.4;
 
 /**
  * Deterministic features: a hash of (photo, face, patch, k), mostly positive; with a constant,
  * each patch feature's last coordinate is that constant, as the real graphs append it.
  */
-export function fakeFeatures(seed: string, patches: number, constant: number | null = null): Float32Array {
+function fakeFeatures(seed: string, patches: number, constant: number | null = null): Float32Array {
   const out = new Float32Array(patches * FEATURE_DIM);
   let h = 2166136261;
   for (const c of seed) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
@@ -62,6 +62,11 @@ export function fakeFeatures(seed: string, patches: number, constant: number | n
     out[i] = constant !== null && i % FEATURE_DIM === FEATURE_DIM - 1 ? constant : 0.5 + (h % 1000) / 1000 - 0.3;
   }
   return out;
+}
+
+/** The features the fake worker answers for one face ("<file name>#<face>") and one model. */
+export function fakeModelFeatures(face: string, entry: ModelEntry): Float32Array {
+  return fakeFeatures(`${face}/${entry.id}`, entry.patches?.length ?? 1, entry.constant ?? null);
 }
 
 export class FakeWorker implements WorkerLike {
@@ -109,8 +114,7 @@ export class FakeWorker implements WorkerLike {
         const seed = `${this.names.get(photoId)}#${faceIndex}`;
         const embeddings: Embedding[] = models.map((m) => {
           const entry = this.manifest.models.find((e) => e.id === m)!;
-          const P = entry.patches?.length ?? 1;
-          return { modelId: m, features: fakeFeatures(`${seed}/${m}`, P, entry.constant ?? null), patches: P, dim: FEATURE_DIM };
+          return { modelId: m, features: fakeModelFeatures(seed, entry), patches: entry.patches?.length ?? 1, dim: FEATURE_DIM };
         });
         const aligned = { width: 112, height: 112, data: new Uint8Array(112 * 112 * 3).fill(128) };
         return { id, ok: true, result: { aligned, embeddings, timings: { align: 1, 'embed:rrf28': 10 } } };
