@@ -160,7 +160,7 @@ def cell_layout_inputs(maps: torch.Tensor, model: RRFNet, layout: str) -> torch.
 
 
 def report_best(label: str, base: tuple[float, float, float], results: list) -> None:
-    (acc, auc, agree), chosen, _ = best_step(results)
+    (acc, auc, agree), chosen, _, _ = best_step(results)
     print(f"{label}best step {chosen}: held-out accuracy {acc:.4f} AUC {auc:.4f} cosine with the teacher {agree:.3f}, "
           f"against {base[0]:.4f} {base[1]:.4f} {base[2]:.3f} at the start", flush=True)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +92,8 @@ def training_setup(state: dict, datasets: str = "", faces: int = 0):
     return cache, train_idx, held_out, centre, mirrored_targets(cache, train_idx, centre)
 
 
-def best_step(results: list) -> tuple[tuple[float, float, float], int, torch.Tensor]:
-    """The (score, step, heads) of ``fit_heads`` with the best held-out accuracy, then AUC."""
+def best_step(results: list) -> tuple[tuple[float, float, float], int, torch.Tensor, float | None]:
+    """The (score, step, heads, c) of ``fit_heads`` with the best held-out accuracy, then AUC."""
     return max(results, key=lambda r: r[0][:2])
 
 
@@ -110,32 +111,134 @@ def linear_descriptors(h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     return F.conv1d(features, h.T.unsqueeze(2))[0].T
 
 
+def with_constant(d: torch.Tensor, c: torch.Tensor | float | None) -> torch.Tensor:
+    """[N, D] descriptors -> [N, D + 1], the constant coordinate c appended (RRFNet.constant); as they
+    are when c is None."""
+    if c is None:
+        return d
+    return torch.cat([d, torch.as_tensor(c, dtype=d.dtype).reshape(1, 1).expand(len(d), 1)], 1)
+
+
+@dataclass
+class PairTerm:
+    """The pairwise part of a refit's loss, on the student's scores as it ships (its descriptor with
+    the constant coordinate). The per-face loss is the cosine of A with the teacher's direction,
+    blind to |A|, while with the constant |A| sets how far a score is drawn to the middle: this term
+    is what trains |A|, and the constant itself moves beside the heads.
+
+    ``target`` "teacher": 1 - the correlation between the student's scores and the teacher's
+    cosines, over every pair of ``faces`` training faces drawn afresh each step and ``matched`` of
+    the pairs of one identity (the CelebA labels), also drawn each step. A correlation, not a
+    squared difference, since the student's range (narrowed by c) need not be the teacher's.
+    ``target`` "identity": verification itself, a logistic loss on a fitted threshold and scale of
+    the score (``calibration``): the ``matched`` pairs of one identity are positives, every pair of
+    the ``faces`` of different identities a negative, each side averaged on its own."""
+    weight: float
+    faces: int
+    matched: int
+    identities: torch.Tensor  # [N] the CelebA identity of each training row, -1 unknown
+    same_a: torch.Tensor  # the pairs of one identity among the training rows
+    same_b: torch.Tensor
+    constant: float  # the starting value of c
+    target: str = "teacher"
+    seed: int = 0
+
+    @staticmethod
+    def of_identities(identities: np.ndarray, weight: float, faces: int, matched: int, constant: float,
+                      target: str = "teacher") -> "PairTerm":
+        by_id: dict[int, list[int]] = {}
+        for i, ident in enumerate(identities):
+            if ident >= 0:
+                by_id.setdefault(int(ident), []).append(i)
+        pairs = [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+        a, b = (torch.tensor(v, dtype=torch.long) for v in zip(*pairs)) if pairs else (torch.zeros(0, dtype=torch.long),) * 2
+        return PairTerm(weight, faces, matched, torch.as_tensor(identities, dtype=torch.long), a, b, constant, target)
+
+    def draw(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step's pairs of rows: every pair of ``faces`` random rows (a, b) and ``matched``
+        random pairs of one identity (pa, pb)."""
+        rows = torch.randperm(n, generator=gen)[:self.faces]
+        a, b = torch.triu_indices(len(rows), len(rows), 1)
+        pick = torch.randint(len(self.same_a), (self.matched if len(self.same_a) else 0,), generator=gen)
+        return rows[a], rows[b], self.same_a[pick], self.same_b[pick]
+
+
+def scores_of(d: torch.Tensor, c: torch.Tensor | float, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The shipped score of pairs (a, b) of descriptors d: the cosine of [d, c]."""
+    dc = F.normalize(with_constant(d, c), dim=1)
+    return (dc[a] * dc[b]).sum(1)
+
+
+def correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    x, y = x - x.mean(), y - y.mean()
+    return (x * y).sum() / (x.norm() * y.norm() + 1e-12)
+
+
+def pair_loss(term: PairTerm, d: torch.Tensor, c: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
+              calibration: torch.Tensor) -> torch.Tensor:
+    a, b, pa, pb = term.draw(len(d), gen)
+    if term.target == "identity":
+        different = (term.identities[a] != term.identities[b]) | (term.identities[a] < 0)
+        a, b = a[different], b[different]
+        z_same = calibration[0] * scores_of(d, c, pa, pb) + calibration[1]
+        z_different = calibration[0] * scores_of(d, c, a, b) + calibration[1]
+        return F.softplus(-z_same).mean() + F.softplus(z_different).mean()
+    a, b = torch.cat([a, pa]), torch.cat([b, pb])
+    return 1 - correlation(scores_of(d, c, a, b), (y[a] * y[b]).sum(1))
+
+
 def fit_heads(h0: torch.Tensor, x_train: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, held_out: Validation,
-              steps: int, step_size: float, eval_every: int, frozen: int = 0) -> tuple[tuple[float, float, float], list]:
+              steps: int, step_size: float, eval_every: int, frozen: int = 0,
+              pairs: PairTerm | None = None, constant: float | None = None) -> tuple[tuple[float, float, float], list]:
     """Full-batch Adam on the stacked heads h [F, dim] from h0, towards the unit targets y: the
-    held-out score of h0, and (score, step, heads) every ``eval_every`` steps. Scores are held-out
-    accuracy, AUC and cosine with the teacher. The first ``frozen`` rows of h stay as they are."""
-    def held_out_score(h: torch.Tensor) -> tuple[float, float, float]:
+    held-out score of h0, and (score, step, heads, c) every ``eval_every`` steps. Scores are held-out
+    accuracy, AUC and cosine with the teacher, of the descriptor with the constant coordinate
+    ``constant`` when there is one. The first ``frozen`` rows of h stay as they are. With ``pairs``
+    the loss gains that pairwise term and c moves with the heads (from ``pairs.constant``)."""
+    def held_out_score(h: torch.Tensor, c) -> tuple[float, float, float]:
         with torch.no_grad():
-            r = held_out.score_descriptors(linear_descriptors(h, x_val))
+            r = held_out.score_descriptors(with_constant(linear_descriptors(h, x_val), c))
         return r["accuracy"], r["auc"], r["teacherCos"]
 
-    base = held_out_score(h0)
+    base = held_out_score(h0, constant)
     print(f"start: held-out accuracy {base[0]:.4f} AUC {base[1]:.4f} cosine with the teacher {base[2]:.3f}", flush=True)
     fixed, free = h0[:frozen], h0[frozen:].clone().requires_grad_(True)
-    opt = torch.optim.Adam([free], lr=step_size)
+    groups = [{"params": [free]}]
+    c = constant
+    if pairs is not None:
+        c = torch.tensor(float(pairs.constant), requires_grad=True)
+        # c moves in steps of the same relative size as the heads'
+        groups.append({"params": [c], "lr": step_size / h0.std().item() * pairs.constant})
+        gen = torch.Generator().manual_seed(pairs.seed)
+        # The logistic loss's scale and threshold (target "identity"): a score 0.1 above the threshold
+        # is about 3:1 for the same person at the start; the threshold starts between the mean scores
+        # of matched and of other pairs.
+        with torch.no_grad():
+            d0 = linear_descriptors(h0, x_train)
+            a, b, pa, pb = pairs.draw(len(d0), torch.Generator().manual_seed(pairs.seed + 1))
+            middle = (scores_of(d0, pairs.constant, a, b).mean() + scores_of(d0, pairs.constant, pa, pb).mean()) / 2
+        calibration = torch.tensor([10.0, -10.0 * middle.item()], requires_grad=True)
+        groups.append({"params": [calibration], "lr": 0.01})
+    opt = torch.optim.Adam(groups, lr=step_size)
     results = []
     for step in range(1, steps + 1):
         h = torch.cat([fixed, free])
-        loss = 1 - F.cosine_similarity(linear_descriptors(h, x_train), y).mean()
+        d = linear_descriptors(h, x_train)
+        face_loss = 1 - F.cosine_similarity(d, y).mean()
+        loss = face_loss
+        if pairs is not None:
+            pl = pair_loss(pairs, d, c, y, gen, calibration)
+            loss = face_loss + pairs.weight * pl
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % eval_every == 0:
             h = torch.cat([fixed, free.detach()])
-            score = held_out_score(h)
-            results.append((score, step, h))
-            print(f"step {step}: training cosine {1 - loss.item():.4f}; held-out accuracy {score[0]:.4f} "
+            c_now = None if c is None else float(c)
+            score = held_out_score(h, c_now)
+            results.append((score, step, h, c_now))
+            extra = "" if pairs is None else f", pair loss {pl.item():.4f}, c {c_now:.5f}"
+            print(f"step {step}: training cosine {1 - face_loss.item():.4f}{extra}; held-out accuracy {score[0]:.4f} "
                   f"AUC {score[1]:.4f} cosine with the teacher {score[2]:.3f}", flush=True)
     return base, results
 
@@ -166,6 +269,16 @@ def main() -> None:
     ap.add_argument("--input-size", type=int, default=0,
                     help="resize each patch to this many pixels before the trunk instead of the checkpoint's size "
                          "(the written checkpoint records it, and export_rrf.py builds its graph with it)")
+    ap.add_argument("--pair-weight", type=float, default=0.0,
+                    help="add this times the pairwise term (PairTerm: the correlation of the student's scores, "
+                         "constant coordinate included, with the teacher's), and let the constant move with the heads "
+                         "(0: none; needs a checkpoint with a constant, fit_constant.py)")
+    ap.add_argument("--pair-target", choices=("teacher", "identity"), default="teacher",
+                    help="what the pairwise term fits: the teacher's scores (correlation) or the CelebA identities "
+                         "(a logistic loss on matched and other pairs)")
+    ap.add_argument("--pair-faces", type=int, default=1024, help="faces whose every pair the pairwise term scores each step")
+    ap.add_argument("--pair-matched", type=int, default=8192,
+                    help="pairs of one CelebA identity the pairwise term also scores each step")
     ap.add_argument("--eval-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads; keep at least 2: with one, Debian's torch takes a convolution path "
@@ -207,17 +320,33 @@ def main() -> None:
     x_conv, x_val = as_sequence(torch.cat(g_train), p), as_sequence(plain["val"], p)
     del plain, g_train  # only the transposed copies are used from here on
     h0 = model.heads.detach().reshape(p * c_in, dim)
-    base, results = fit_heads(h0, x_conv, y, x_val, held_out, args.steps, args.lr * h0.std().item(), args.eval_every)
-    (acc, auc, agree), chosen, h = best_step(results)
+    constant = None if model.constant is None else float(model.constant.item())
+    pairs = None
+    if args.pair_weight:
+        if constant is None:
+            raise SystemExit(f"{args.checkpoint} has no constant coordinate: give it one first (fit_constant.py)")
+        pairs = PairTerm.of_identities(np.tile(cache.identities[train_idx], args.augmented + 1), args.pair_weight,
+                                       args.pair_faces, args.pair_matched, constant, args.pair_target)
+        print(f"pairwise term ({args.pair_target}): weight {args.pair_weight}, all pairs of {args.pair_faces} faces and {args.pair_matched} "
+              f"of the {len(pairs.same_a)} pairs of one identity per step; c starts at {constant:.5f}", flush=True)
+    base, results = fit_heads(h0, x_conv, y, x_val, held_out, args.steps, args.lr * h0.std().item(), args.eval_every,
+                              pairs=pairs, constant=constant)
+    (acc, auc, agree), chosen, h, c = best_step(results)
     if (acc, auc) <= base[:2]:
         print("no refit beats the trained heads on the held-out identities; nothing written")
         return
     out = dict(state)
     out["model"] = {**state["model"], "heads": h.float().reshape(p, c_in, dim)}
+    if pairs is not None:
+        out["model"]["constant"] = torch.tensor([c], dtype=torch.float32)
+        # export_rrf.py reads the newest change's held-out score first, and the constant's record comes first
+        out["constant"] = {**(state.get("constant") or {}), "value": c, "movedByRefit": True, "heldOut": {"accuracy": acc, "auc": auc}}
     out["validation"] = None  # the training-time score no longer describes these weights
     out["teacherMean"] = centre  # the targets' centre: later scores of these weights measure from it too
     out["refit"] = {"step": chosen, "steps": args.steps, "lr": args.lr, "faces": int(len(train_idx)), "datasets": args.datasets or "all",
-                    "identityPull": args.identity_pull, "augmented": args.augmented, "inputSize": model.input_size,
+                    "identityPull": args.identity_pull, "augmented": args.augmented,
+                    **({"pairWeight": args.pair_weight, "pairTarget": args.pair_target, "pairFaces": args.pair_faces, "pairMatched": args.pair_matched}
+                       if pairs else {}), "inputSize": model.input_size,
                     "heldOut": {"accuracy": acc, "auc": auc}, "heldOutBefore": {"accuracy": base[0], "auc": base[1]},
                     "mirror": True}
     name = f"{stem}-refit.pt"

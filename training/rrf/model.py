@@ -145,6 +145,9 @@ class RRFNet(nn.Module):
         """
         state = dict(state)
         source = state.pop("heads")
+        # A constant coordinate is fitted after training (fit_constant.py), and distillation cannot
+        # move it (its loss is blind to the descriptor's length): a run from such weights trains without.
+        state.pop("constant", None)
         result = self.load_state_dict(state, strict=False)
         if result.unexpected_keys or result.missing_keys != ["heads"]:
             raise ValueError(f"weights do not fit this trunk: {result}")
