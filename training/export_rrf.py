@@ -147,6 +147,9 @@ def main() -> None:
     ap.add_argument("--mirror", action="store_true",
                     help="each patch feature averages the patch with its mirror image, read at the mirrored "
                          "position (twice the compute; still a function of the patch alone)")
+    ap.add_argument("--candidate", action="store_true",
+                    help="write the file and its entry to training/candidates/ instead of shipping them; "
+                         "ship_candidate.py ships it once its LFW run is due")
     ap.add_argument("--validate-only", action="store_true",
                     help="measure the network as it would ship on the held-out identities, write nothing")
     args = ap.parse_args()
@@ -189,7 +192,9 @@ def main() -> None:
         shipped_validation, data = recorded_validation(projection, sha, shipped_validation, data, args.mirror)
         if args.validate_only:
             return
-        path = mf.MODELS_DIR / f"{args.id}.onnx"
+        folder, manifest_path = mf.models_dir(args.candidate)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{args.id}.onnx"
         shutil.move(staged, path)
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     if recovered and "teacher" not in summary:
@@ -218,7 +223,7 @@ def main() -> None:
             "weights": "uint8 per output channel, dequantised in the graph",
             "lastLogLine": log_tail[-1] if log_tail else None,
         },
-    })
+    }, manifest_path)
     print(json.dumps({k: entry[k] for k in ("id", "file", "bytes", "sha256")}, indent=2))
 
 

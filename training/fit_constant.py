@@ -30,17 +30,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refit_heads import training_setup  # noqa: E402
+from refit_heads import training_setup, with_constant  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
 from rrf.validation import best_accuracy, embed  # noqa: E402
 
 #: the sizes scanned, in units of the mean training descriptor length
 SIZES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
-
-
-def with_constant(d: torch.Tensor, c: float) -> torch.Tensor:
-    """[N, D] descriptors -> [N, D + 1], the constant coordinate c appended."""
-    return torch.cat([d, torch.full((len(d), 1), c)], 1)
 
 
 def main() -> None:

@@ -15,6 +15,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "public" / "models"
 MANIFEST_PATH = MODELS_DIR / "manifest.json"
+#: exported students not shipped yet, with the manifest entries shipping them would write
+#: (export_rrf.py --candidate, ship_candidate.py). A machine's run folders do not outlive its
+#: session, while an LFW run takes most of one: a candidate committed here is what lets the next
+#: session measure it without training it again.
+CANDIDATES_DIR = ROOT / "training" / "candidates"
 VERSION = 1
 #: fields measured after export; kept only while the file's sha256 stays the same
 EVAL_FIELDS = ("threshold", "lfw")
@@ -51,6 +56,12 @@ def write_manifest(data: dict[str, Any], path: Path = MANIFEST_PATH) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def models_dir(candidate: bool = False) -> tuple[Path, Path]:
+    """The folder of the model files and its manifest: the shipped ones, or the candidates'."""
+    folder = CANDIDATES_DIR if candidate else MODELS_DIR
+    return folder, folder / "manifest.json"
 
 
 def rrf_entries(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -43,6 +43,15 @@ Both measure the network as it ships (mirror on) and change only what the restri
 
     /usr/bin/python3 training/probe_student.py grid --run ~/.cache/patchface/runs/rrf28-shipped \
         --checkpoint shipped-refit.pt --datasets celeba --faces 6000 --stride 7 --steps 300
+
+- ``lengths``: how much each patch's own length should count. Every patch feature a_i is divided by
+  |a_i|^p before the mean (p = 1: unit patch features, so |A| only measures how far the patches
+  agree; p < 0: long patch features count more), still a function of patch i alone, and the
+  constant coordinate is scanned again for each p in units of the mean descriptor length over
+  ``--faces`` training faces (default 2,000), as ``fit_constant.py`` scans it (``probe_lengths``).
+
+    /usr/bin/python3 training/probe_student.py lengths --run ~/.cache/patchface/runs/rrf28-shipped \
+        --checkpoint shipped.pt --powers=-0.5,-0.25,0,0.25,0.5,1
 """
 from __future__ import annotations
 
@@ -57,7 +66,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from refit_heads import (as_sequence, best_step, fit_heads, kept_key, kept_or_computed, linear_descriptors,  # noqa: E402
-                         mirrored_trunk_features, training_setup)  # noqa: E402
+                         mirrored_trunk_features, training_setup, with_constant)  # noqa: E402
+from fit_constant import SIZES  # noqa: E402
 from rrf.data import add_training_faces_arguments  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
 from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
@@ -286,9 +296,28 @@ def probe_centre(model: RRFNet, state: dict, kept_file: Path, keep: bool, datase
               f"mean change; that mean change alone: {score(d_val + change.mean(0))}", flush=True)
 
 
+def probe_lengths(model: RRFNet, state: dict, powers: list[float], faces: int) -> None:
+    cache, train_idx, held_out, _, _ = training_setup(state, "celeba", faces)
+    # The patch features proper: a constant coordinate the checkpoint has is scanned anew below.
+    dim = model.dim
+    held, train = (embed_patches(model, f)[:, :, :dim] for f in (held_out.faces, cache.faces[train_idx]))
+
+    def descriptors(patches: torch.Tensor, power: float) -> torch.Tensor:
+        return (patches / patches.norm(dim=2, keepdim=True).clamp_min(1e-12) ** power).mean(1)
+
+    for power in powers:
+        unit = descriptors(train, power).norm(dim=1).mean().item()
+        row = []
+        for size in SIZES:
+            d = with_constant(descriptors(held, power), size * unit)
+            accuracy, auc = best_accuracy(F.cosine_similarity(d[held_out.a], d[held_out.b]).numpy(), held_out.same)
+            row.append(f"{size}: {accuracy:.4f} / {auc:.4f}")
+        print(f"p = {power}: " + ", ".join(row), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre"])
+    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre", "lengths"])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument("--sizes", default="", help="views: other input sizes, comma-separated")
@@ -303,6 +332,8 @@ def main() -> None:
     ap.add_argument("--no-keep", action="store_true",
                     help="cells, centre: neither read nor write the kept trunk maps (<checkpoint>-trunk-maps.pt) "
                          "or features (<checkpoint>-trunk-features.pt)")
+    ap.add_argument("--powers", default="-0.5,-0.25,0,0.25,0.5,1",
+                    help="lengths: the powers p of each patch feature's length it is divided by, comma-separated")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -322,6 +353,8 @@ def main() -> None:
         kept = args.run.expanduser() / f"{Path(args.checkpoint).stem}-trunk-features.pt"
         probe_centre(model, state, kept, not args.no_keep, args.datasets, args.steps, args.lr, args.eval_every,
                      args.faces or 32)
+    elif args.probe == "lengths":
+        probe_lengths(model, state, [float(v) for v in args.powers.split(",")], args.faces or 2000)
     else:
         probe_grid(model, state, args.stride, args.datasets, args.faces, args.steps, args.lr, args.eval_every)
 

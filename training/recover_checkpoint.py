@@ -62,11 +62,14 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="run folder to write shipped.pt into, outside the repo")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train",
                     help="the prepared training faces that validation and training will read")
+    ap.add_argument("--candidate", action="store_true",
+                    help="rebuild the candidate in training/candidates/ (export_rrf.py --candidate), not the shipped file")
     args = ap.parse_args()
-    entry = next((m for m in mf.rrf_entries() if m["id"] == args.id), None)
+    folder, manifest_path = mf.models_dir(args.candidate)
+    entry = next((m for m in mf.rrf_entries(mf.read_manifest(manifest_path)) if m["id"] == args.id), None)
     if entry is None:
-        raise SystemExit(f"{args.id}: not an RRFNet in {mf.MANIFEST_PATH}")
-    path = mf.MODELS_DIR / entry["file"]
+        raise SystemExit(f"{args.id}: not an RRFNet in {manifest_path}")
+    path = folder / entry["file"]
     sha = mf.sha256_file(path)
     if sha != entry["sha256"]:
         raise SystemExit(f"{path}: sha256 {sha} differs from the manifest's {entry['sha256']}")
@@ -89,7 +92,7 @@ def main() -> None:
              "cache": str(args.cache), "faces": "None"}
     run = args.run.expanduser()
     run.mkdir(parents=True, exist_ok=True)
-    recovered = {"file": f"public/models/{entry['file']}", "sha256": sha, "mirror": entry.get("mirror", False),
+    recovered = {"file": mf.repo_path(path), "sha256": sha, "mirror": entry.get("mirror", False),
                  "training": training}
     torch.save({"model": model.state_dict(), "step": training.get("steps", 0), "args": targs,
                 # The shipped lineage's own centring of the teacher targets is not in the file;
