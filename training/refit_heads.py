@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rrf.data import (add_training_faces_arguments, mirrored_targets, network_input, teacher_mean,  # noqa: E402
                       training_faces)
 from rrf.model import RRFNet, load_checkpoint, saved_int  # noqa: E402
-from rrf.validation import Validation, embed_batches  # noqa: E402
+from rrf.validation import Validation, embed_batches, matched_pairs  # noqa: E402
 
 
 def trunk_fingerprint(state: dict) -> str:
@@ -146,11 +146,7 @@ class PairTerm:
     @staticmethod
     def of_identities(identities: np.ndarray, weight: float, faces: int, matched: int, constant: float,
                       target: str = "teacher") -> "PairTerm":
-        by_id: dict[int, list[int]] = {}
-        for i, ident in enumerate(identities):
-            if ident >= 0:
-                by_id.setdefault(int(ident), []).append(i)
-        pairs = [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+        pairs = matched_pairs(identities)
         a, b = (torch.tensor(v, dtype=torch.long) for v in zip(*pairs)) if pairs else (torch.zeros(0, dtype=torch.long),) * 2
         return PairTerm(weight, faces, matched, torch.as_tensor(identities, dtype=torch.long), a, b, constant, target)
 
@@ -175,7 +171,9 @@ def correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def pair_loss(term: PairTerm, d: torch.Tensor, c: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
-              calibration: torch.Tensor) -> torch.Tensor:
+              calibration: torch.Tensor | None) -> torch.Tensor:
+    """The term's loss this step; ``calibration`` is the logistic loss's (scale, threshold offset),
+    for target "identity" only."""
     a, b, pa, pb = term.draw(len(d), gen)
     if term.target == "identity":
         different = (term.identities[a] != term.identities[b]) | (term.identities[a] < 0)
@@ -210,9 +208,11 @@ def fit_heads(h0: torch.Tensor, x_train: torch.Tensor, y: torch.Tensor, x_val: t
         # c moves in steps of the same relative size as the heads'
         groups.append({"params": [c], "lr": step_size / h0.std().item() * pairs.constant})
         gen = torch.Generator().manual_seed(pairs.seed)
-        # The logistic loss's scale and threshold (target "identity"): a score 0.1 above the threshold
-        # is about 3:1 for the same person at the start; the threshold starts between the mean scores
-        # of matched and of other pairs.
+    calibration = None
+    if pairs is not None and pairs.target == "identity":
+        # The logistic loss's scale and threshold: a score 0.1 above the threshold is about 3:1 for
+        # the same person at the start; the threshold starts between the mean scores of matched and
+        # of other pairs.
         with torch.no_grad():
             d0 = linear_descriptors(h0, x_train)
             a, b, pa, pb = pairs.draw(len(d0), torch.Generator().manual_seed(pairs.seed + 1))

@@ -38,7 +38,9 @@ def main() -> None:
         raise SystemExit(f"{source}: its sha256 differs from the candidate entry's")
     target = mf.MODELS_DIR / entry["file"]
     shutil.move(source, target)
-    shipped = mf.upsert({**entry, **mf.file_entry_fields(target), "threshold": None, "lfw": None})
+    # The entry names this very file (its sha256 was checked above), and upsert drops the replaced
+    # file's threshold and LFW result since the sha256 differs.
+    shipped = mf.upsert(entry)
     candidates["models"] = [m for m in candidates["models"] if m["id"] != args.id]
     if candidates["models"]:
         mf.write_manifest(candidates, manifest_path)

@@ -17,12 +17,19 @@ from .data import Cache, centre_crop, load_cache, split_validation, teacher_mean
 from .model import RRFNet, descriptor, saved_int
 
 
-def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All matched pairs within the held-out identities and as many random mismatched pairs."""
+def matched_pairs(identities: np.ndarray) -> list[tuple[int, int]]:
+    """Every pair of rows (a, b), a < b, of the same known identity (-1 is unknown), identity by
+    identity in order of first appearance."""
     by_id: dict[int, list[int]] = {}
     for i, ident in enumerate(identities):
-        by_id.setdefault(int(ident), []).append(i)
-    pos = [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+        if ident >= 0:
+            by_id.setdefault(int(ident), []).append(i)
+    return [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+
+
+def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All matched pairs within the held-out identities and as many random mismatched pairs."""
+    pos = matched_pairs(identities)
     rng = np.random.default_rng(seed)
     neg = []
     while len(neg) < len(pos):
