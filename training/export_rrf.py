@@ -139,6 +139,30 @@ def git_commit() -> str:
         return "unknown"
 
 
+def init_lineage(state: dict) -> dict | None:
+    """What a run started with ``train_rrf.py --init`` was trained on before it: the source
+    checkpoint and, where that was rebuilt from a shipped file, the file, its steps and its data.
+    The entry's own ``data`` and ``steps`` describe only the last run, so without this a student
+    trained on from a shipped one would lose the training that made it."""
+    path = (state.get("args") or {}).get("init")
+    if not path or path == "None":
+        return None
+    try:
+        source = load_checkpoint(Path(path))
+    except FileNotFoundError:
+        return {"checkpoint": path, "missing": True}
+    lineage: dict = {"checkpoint": path, "step": source.get("step")}
+    recovered = source.get("recoveredFrom")
+    if recovered:
+        training = recovered.get("training") or {}
+        lineage["recoveredFrom"] = {"file": recovered["file"], "sha256": recovered["sha256"],
+                                    **{k: training.get(k) for k in ("steps", "data", "commit")}}
+    earlier = init_lineage(source)
+    if earlier:
+        lineage["init"] = earlier
+    return lineage
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True)
@@ -200,6 +224,7 @@ def main() -> None:
     if recovered and "teacher" not in summary:
         summary["teacher"] = recovered["training"].get("teacherValidation")
     log_tail = (run / "train.log").read_text().strip().split("\n")
+    lineage = init_lineage(state)
     entry = mf.upsert({
         "id": args.id, **mf.file_entry_fields(path), "role": "embedder", "kind": "mean-cosine",
         "input": {"name": "faces", "size": 112, "layout": "NCHW", "rgb": True, "mean": list(MEAN), "scale": SCALE},
@@ -219,6 +244,7 @@ def main() -> None:
             **({"constant": constant} if constant else {}),
             "commit": git_commit(),
             **({"recoveredFrom": {k: recovered[k] for k in ("file", "sha256")}} if recovered else {}),
+            **({"init": lineage} if lineage else {}),
             "params": params, "multiplyAddsPerFace": macs,
             "weights": "uint8 per output channel, dequantised in the graph",
             "lastLogLine": log_tail[-1] if log_tail else None,
