@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "training"))
 import manifest as mf  # noqa: E402
 from convert_faceapi import export_onnx  # noqa: E402
 from rrf.data import Cache  # noqa: E402
-from rrf.model import MEAN, SCALE, WEIGHT_CHANGES, RRFNet, count_macs, load_checkpoint, mirror_mismatch  # noqa: E402
+from rrf.model import (MEAN, SCALE, WEIGHT_CHANGES, RRFNet, count_macs, init_lineage, load_checkpoint,  # noqa: E402
+                       mirror_mismatch)
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -137,30 +138,6 @@ def git_commit() -> str:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
     except Exception:
         return "unknown"
-
-
-def init_lineage(state: dict) -> dict | None:
-    """What a run started with ``train_rrf.py --init`` was trained on before it: the source
-    checkpoint and, where that was rebuilt from a shipped file, the file, its steps and its data.
-    The entry's own ``data`` and ``steps`` describe only the last run, so without this a student
-    trained on from a shipped one would lose the training that made it."""
-    path = (state.get("args") or {}).get("init")
-    if not path or path == "None":
-        return None
-    try:
-        source = load_checkpoint(Path(path))
-    except FileNotFoundError:
-        return {"checkpoint": path, "missing": True}
-    lineage: dict = {"checkpoint": path, "step": source.get("step")}
-    recovered = source.get("recoveredFrom")
-    if recovered:
-        training = recovered.get("training") or {}
-        lineage["recoveredFrom"] = {"file": recovered["file"], "sha256": recovered["sha256"],
-                                    **{k: training.get(k) for k in ("steps", "data", "commit")}}
-    earlier = init_lineage(source)
-    if earlier:
-        lineage["init"] = earlier
-    return lineage
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rrf.data import augment, load_cache, split_validation, teacher_mean  # noqa: E402
-from rrf.model import RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint, saved_int  # noqa: E402
+from rrf.model import (RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint, saved_int,  # noqa: E402
+                       source_lineage)
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -118,6 +119,7 @@ def main() -> None:
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
         gen.set_state(state["gen"])
+        lineage = state.get("init")
         log(args.run, f"resumed at step {step} (best {best})")
     else:
         if args.init:
@@ -125,8 +127,10 @@ def main() -> None:
             source = init["args"]  # the source run's arguments, as strings
             model.load_weights(init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride")))
             centre = teacher_mean(cache, train_idx, init["teacherMean"])  # the targets the weights were trained on
+            lineage = source_lineage(str(args.init.expanduser()), init)
         else:
             model.init_from_teacher()
+            lineage = None
         log(args.run, f"new run: {vars(args)}")
     log(args.run, f"data: {len(cache.paths)} faces, train {len(train_idx)}, validation {len(val_idx)} "
                   f"({len(set(cache.identities[val_idx]))} held-out identities)")
@@ -149,7 +153,7 @@ def main() -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                     "validation": validation,
                     "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
-                    "teacherMean": centre}, path)
+                    "teacherMean": centre, "init": lineage}, path)
 
     if step > 0 and best.get("pairs") != len(held_out.same) and best_path.exists():
         # The held-out set changed since the best was scored (the cache grew, or --faces differs), so

@@ -259,6 +259,38 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=False)
 
 
+def source_lineage(path: str, source: dict) -> dict:
+    """What a checkpoint loaded from ``path`` as ``train_rrf.py --init`` was trained on: its step and,
+    where it was rebuilt from a shipped file, the file, its steps and its data, back through its own
+    --init. The manifest entry's ``data`` and ``steps`` describe only the last run, so without this a
+    student trained on from a shipped one would lose the training that made it."""
+    lineage: dict = {"checkpoint": path, "step": source.get("step")}
+    recovered = source.get("recoveredFrom")
+    if recovered:
+        training = recovered.get("training") or {}
+        lineage["recoveredFrom"] = {"file": recovered["file"], "sha256": recovered["sha256"],
+                                    **{k: training.get(k) for k in ("steps", "data", "commit")}}
+    earlier = init_lineage(source)
+    if earlier:
+        lineage["init"] = earlier
+    return lineage
+
+
+def init_lineage(state: dict) -> dict | None:
+    """The lineage ``train_rrf.py`` recorded when the run started from --init (``state["init"]``), so
+    that rebuilding the source checkpoint later cannot change it. A checkpoint written before that
+    record existed falls back to reading its --init file as it is now."""
+    if state.get("init") is not None:
+        return state["init"]
+    path = (state.get("args") or {}).get("init")
+    if not path or path == "None":
+        return None
+    try:
+        return source_lineage(path, load_checkpoint(Path(path)))
+    except FileNotFoundError:
+        return {"checkpoint": path, "missing": True}
+
+
 # What may have changed a checkpoint's weights after training, newest first, each recorded under
 # its key with the held-out score it measured and whether it fitted the mirrored descriptor.
 WEIGHT_CHANGES = (("constant", "given a constant coordinate"), ("topFinetune", "fine-tuned"), ("projection", "whitened"),
