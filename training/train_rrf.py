@@ -10,10 +10,19 @@ descriptor A = mean of patch features, plus the squared difference between the s
 the teacher's in-batch cosine matrices (what verification uses). Whole CelebA identities are
 held out for validation; checkpoints are chosen on them, never on LFW. Resumable: rerunning
 with the same --run continues from last.pt. Deterministic given the seed and thread count.
+
+With --ema D, an exponential moving average of the weights (decay D per step) is kept beside the
+trained ones, and it is what validation scores and best.pt holds: the held-out score of a
+fine-tuning run swings by most of a point between evaluations, and the average of the weights
+along the trajectory is a smoother, usually better, point than any one step. The trained weights
+go on unchanged (a run with --ema follows the same batches and steps as one without). Every
+checkpoint's "model" is the averaged network it was scored as, which refit and export read;
+last.pt also keeps the trained weights ("trained") so that a resumed run continues both.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import sys
@@ -91,6 +100,9 @@ def main() -> None:
                     help="steps: the cosine decay runs over --steps (deterministic, resumable). time: over "
                          "--minutes of wall clock, ending there (for a GPU lease of fixed length)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="decay per step of a moving average of the weights that validation scores and "
+                         "best.pt keeps (e.g. 0.995: about the last 200 steps); 0: none, the trained weights")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -111,12 +123,16 @@ def main() -> None:
     opt = torch.optim.AdamW([{"params": trunk, "lr": args.lr}, {"params": heads, "lr": args.lr * 3}], weight_decay=1e-4)
     step, best = 0, {"accuracy": -1.0}
     gen = torch.Generator().manual_seed(args.seed)
+    # The averaged copy: the network validation scores and best.pt keeps (the model itself without --ema).
+    averaged = copy.deepcopy(model) if args.ema else model
     if state_path.exists():
         state = load_checkpoint(state_path, dev)
         # Keep the targets of the run (the cache may have grown since it started).
         centre = teacher_mean(cache, train_idx, state["teacherMean"])
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state.get("trained") or state["model"])
         opt.load_state_dict(state["opt"])
+        if args.ema:
+            averaged.load_state_dict(state["model"])  # a run without an average yet starts it here
         step, best = state["step"], state["best"]
         gen.set_state(state["gen"])
         lineage = state.get("init")
@@ -131,6 +147,8 @@ def main() -> None:
         else:
             model.init_from_teacher()
             lineage = None
+        if args.ema:
+            averaged.load_state_dict(model.state_dict())
         log(args.run, f"new run: {vars(args)}")
     log(args.run, f"data: {len(cache.paths)} faces, train {len(train_idx)}, validation {len(val_idx)} "
                   f"({len(set(cache.identities[val_idx]))} held-out identities)")
@@ -144,16 +162,21 @@ def main() -> None:
     t_acc, t_auc = held_out.teacher_accuracy, held_out.teacher_auc
     log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
 
-    def validate(net: torch.nn.Module = model, at_step: int | None = None) -> dict:
+    def validate(net: torch.nn.Module = averaged, at_step: int | None = None) -> dict:
         # `pairs` says which held-out set the score is on; scores on different sets do not compare.
         return {"step": step if at_step is None else at_step, "pairs": len(held_out.same), **held_out.score(net)}
 
-    def save(path: Path, validation: dict | None = None) -> None:
+    def save(path: Path, validation: dict | None = None, resume: bool = False) -> None:
         # `validation` is this checkpoint's own score (None if not scored at this step); `best` is the run's best.
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                    "validation": validation,
-                    "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
-                    "teacherMean": centre, "init": lineage}, path)
+        # "model" is the network that was scored (the average, with --ema), which refit and export read;
+        # a resumable checkpoint also keeps the trained weights that the optimiser moves.
+        state = {"model": averaged.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                 "validation": validation,
+                 "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
+                 "teacherMean": centre, "init": lineage}
+        if args.ema and resume:
+            state["trained"] = model.state_dict()
+        torch.save(state, path)
 
     if step > 0 and best.get("pairs") != len(held_out.same) and best_path.exists():
         # The held-out set changed since the best was scored (the cache grew, or --faces differs), so
@@ -204,8 +227,10 @@ def main() -> None:
         if improved:
             best = v
             save(best_path, v)
-        save(state_path, v)
+        save(state_path, v, resume=True)
         log(args.run, f"validation {v}{' (best)' if improved else ''}")
+        if args.ema:  # the trained weights' own score, for comparison only: choices use the average
+            log(args.run, f"validation of the trained weights (not the average) {validate(model)}")
         return v
 
     while step < stop and time.time() - started < budget:
@@ -226,6 +251,11 @@ def main() -> None:
             min(1.0, (time.time() - started) / budget)
         set_learning_rates(opt, base_lrs, step, 100, progress)
         opt.step()
+        if args.ema:
+            with torch.no_grad():
+                for avg, cur in zip(averaged.state_dict().values(), model.state_dict().values()):
+                    if avg.is_floating_point():
+                        avg.lerp_(cur, 1 - args.ema)
         step += 1
         seen += args.batch
         loss_sum += loss.item()
@@ -237,7 +267,7 @@ def main() -> None:
             last_validation = checkpoint()
     if args.schedule == "time" and last_validation.get("step") != step:
         last_validation = checkpoint()  # the end of a time schedule (learning rate near 0) is always scored
-    save(state_path, last_validation if last_validation.get("step") == step else None)
+    save(state_path, last_validation if last_validation.get("step") == step else None, resume=True)
     (args.run / "summary.json").write_text(json.dumps({"best": best, "step": step, "teacher": {"accuracy": t_acc, "auc": t_auc}}, indent=2))
     log(args.run, f"stopped at step {step}; best {best}")
 
