@@ -214,6 +214,8 @@ def main() -> None:
             "data": data,
             "teacher": "fullface (dlib ResNet via face-api), centred embeddings of the same photo",
             "steps": state["step"], "batch": int(targs["batch"]),
+            # train_rrf.py --ema: the weights are a moving average of the trained ones (decay per step)
+            **({"weightAverage": {"decay": float(targs["ema"])}} if float(targs.get("ema", 0)) else {}),
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "projection": projection, "refit": refit,
