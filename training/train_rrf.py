@@ -166,15 +166,15 @@ def main() -> None:
         # `pairs` says which held-out set the score is on; scores on different sets do not compare.
         return {"step": step if at_step is None else at_step, "pairs": len(held_out.same), **held_out.score(net)}
 
-    def save(path: Path, validation: dict | None = None, resume: bool = False) -> None:
+    def save(path: Path, validation: dict | None = None) -> None:
         # `validation` is this checkpoint's own score (None if not scored at this step); `best` is the run's best.
         # "model" is the network that was scored (the average, with --ema), which refit and export read;
-        # a resumable checkpoint also keeps the trained weights that the optimiser moves.
+        # last.pt, the one a run resumes from, also keeps the trained weights that the optimiser moves.
         state = {"model": averaged.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                  "validation": validation,
                  "gen": gen.get_state(), "args": {k: str(v) for k, v in vars(args).items()},
                  "teacherMean": centre, "init": lineage}
-        if args.ema and resume:
+        if args.ema and path == state_path:
             state["trained"] = model.state_dict()
         torch.save(state, path)
 
@@ -219,6 +219,10 @@ def main() -> None:
         return np.concatenate([np.array(pairs, dtype=np.int64), rand])
 
     budget = args.minutes * 60
+    # The average's tensors paired with the trained ones, once: state_dict() shares their storage, and
+    # loading a checkpoint copies into it, so the pairs stay valid for the whole run.
+    averaged_pairs = [(avg, cur) for avg, cur in zip(averaged.state_dict().values(), model.state_dict().values())
+                      if avg.is_floating_point()] if args.ema else []
     def checkpoint() -> dict:
         """Scores this step on the held-out pairs, keeps it as best if it is, saves last.pt."""
         nonlocal best
@@ -227,7 +231,7 @@ def main() -> None:
         if improved:
             best = v
             save(best_path, v)
-        save(state_path, v, resume=True)
+        save(state_path, v)
         log(args.run, f"validation {v}{' (best)' if improved else ''}")
         if args.ema:  # the trained weights' own score, for comparison only: choices use the average
             log(args.run, f"validation of the trained weights (not the average) {validate(model)}")
@@ -251,11 +255,9 @@ def main() -> None:
             min(1.0, (time.time() - started) / budget)
         set_learning_rates(opt, base_lrs, step, 100, progress)
         opt.step()
-        if args.ema:
-            with torch.no_grad():
-                for avg, cur in zip(averaged.state_dict().values(), model.state_dict().values()):
-                    if avg.is_floating_point():
-                        avg.lerp_(cur, 1 - args.ema)
+        with torch.no_grad():
+            for avg, cur in averaged_pairs:
+                avg.lerp_(cur, 1 - args.ema)
         step += 1
         seen += args.batch
         loss_sum += loss.item()
@@ -267,7 +269,7 @@ def main() -> None:
             last_validation = checkpoint()
     if args.schedule == "time" and last_validation.get("step") != step:
         last_validation = checkpoint()  # the end of a time schedule (learning rate near 0) is always scored
-    save(state_path, last_validation if last_validation.get("step") == step else None, resume=True)
+    save(state_path, last_validation if last_validation.get("step") == step else None)
     (args.run / "summary.json").write_text(json.dumps({"best": best, "step": step, "teacher": {"accuracy": t_acc, "auc": t_auc}}, indent=2))
     log(args.run, f"stopped at step {step}; best {best}")
 
