@@ -125,7 +125,7 @@ def recorded_validation(projection: dict | None, sha: str, measured: dict | None
         return measured, data
     exported = (record or {}).get("exported")
     if not exported or exported["sha256"] != sha:
-        raise SystemExit("nothing to validate this file on: prepare the training faces (README, Training), "
+        raise SystemExit("nothing to validate this file on: prepare the training faces (training/README.md), "
                          + ("or" if exported else "since no") + " earlier measurement of this very file ("
                          + f"sha256 {sha}) is recorded" + (f" (the record is of {exported['sha256']})" if exported else ""))
     print(f"validation recorded for this very file (sha256 {sha}) in {record_path}: "

@@ -22,7 +22,7 @@ On both shipped students (session 15) no run of the last block beat the refit it
 beyond the held-out score's own noise, with or without an augmented copy of every face: they
 now fit their training faces far better than new people (`fit_gap.py --mirror`). With UTKFace's
 8,890 faces added (session 16; the students' trunks had trained on them already) rrf28's
-held-out score fell instead: the faces it lacks are CelebA-like ones with identities (MODEL_CARD.md).
+held-out score fell instead: the faces it lacks are CelebA-like ones with identities (JOURNAL.md).
 """
 from __future__ import annotations
 

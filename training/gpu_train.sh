@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train RRF students on a leased GPU machine (README, Training: "On a GPU"). Runs there, from the
+# Train RRF students on a leased GPU machine (training/README.md: "On a GPU"). Runs there, from the
 # repo root, with the packed cache (training/gpu_transfer.py pack) carried in .gpu/a and .gpu/b.
 # The lease carries 64 MiB per call, so part a travels in one call (STAGE=a: kept in /root/pack,
 # plus a short check of this script on part a alone) and part b in the next (STAGE=b: the runs).

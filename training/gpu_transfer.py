@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Move the training cache to a GPU machine and its checkpoints back, within the lease's limits.
 
-The GPU lease (see README, Training) carries at most 64 MiB per call and returns files of at most
+The GPU lease (see training/README.md) carries at most 64 MiB per call and returns files of at most
 16 MiB. The cache is 1.2 GB of raw 128x128 faces, so:
 
     pack     (here)  faces as JPEG (quality 85, mean absolute error about 1.7 grey levels),

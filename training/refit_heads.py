@@ -18,7 +18,7 @@ The heads overfit the plain faces after a few hundred steps; ``--augmented K`` a
 copies of each training face (the training augmentation: alignment jitter, colour, blur, low
 resolution), each with its photo's target. Their trunk features cost one trunk pass per copy and
 are kept beside the checkpoint like the plain ones. On rrf28 one copy slowed the fit and did not
-raise its best held-out score, nor did ``--identity-pull`` (MODEL_CARD.md, session 14).
+raise its best held-out score, nor did ``--identity-pull`` (JOURNAL.md, session 14).
 """
 from __future__ import annotations
 

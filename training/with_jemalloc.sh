@@ -9,7 +9,7 @@
 # cut into 49 mirrored patches has activations of about 1 GB: in session 20 the trunk pass spent
 # as much time in the kernel as in the convolutions. With jemalloc told never to return memory
 # (dirty_decay_ms:-1), the pages are faulted in once. Measured: 128 faces through rrf28's mirrored
-# trunk took 53 s (24.5 s of it in the kernel) with glibc and 12 s (3.0 s) with this (MODEL_CARD.md).
+# trunk took 53 s (24.5 s of it in the kernel) with glibc and 12 s (3.0 s) with this (training/README.md).
 # It needs Debian's libjemalloc2 (apt-get install -y libjemalloc2); without it the command runs as is.
 set -e
 lib=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -n 1)
