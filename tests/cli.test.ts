@@ -3,7 +3,7 @@
  * JSON shapes, file errors named with their reason, and `eval pairs` on a user pair list.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +102,38 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     expect(json.faces.a.found).toBe(2);
     expect(json.faces.a.box).not.toEqual(json.faces.b.box);
     expect(json.same).toBe(false);
+  });
+
+  it("prepare-training keeps each face, its teacher targets and the teacher's view, row for row, and resumes", async () => {
+    const data = join(dir, 'train');
+    await mkdir(join(data, 'utkface'), { recursive: true });
+    for (const name of ['obama_1.jpg', 'obama_2.jpg']) await copyFile(join(SAMPLES, 'whitehouse', name), join(data, 'utkface', name));
+    const out = join(dir, 'prepared');
+    const first = await patchface('prepare-training', data, '--out', out);
+    expect(first.code, first.stderr).toBe(0);
+    const rows = (await readFile(join(out, 'index.tsv'), 'utf8')).trim().split('\n').slice(1);
+    expect(rows.map((r) => r.split('\t')[1])).toEqual(['utkface/obama_1.jpg', 'utkface/obama_2.jpg']);
+    const sizes = async () =>
+      Promise.all(['faces128.u8', 'teacher.f32', 'chips.u8', 'chipframe.f32'].map(async (f) => (await stat(join(out, f))).size));
+    // 128 px faces, two 128-d targets, the 150 px chip with 20 px around it, a 2x3 frame map.
+    const twoRows = [128 * 128 * 3, 2 * 128 * 4, 190 * 190 * 3, 6 * 4].map((b) => 2 * b);
+    expect(await sizes()).toEqual(twoRows);
+    // Both faces fill the ArcFace frame alike, so the frame -> chip map is a similarity a little
+    // larger than 1 (the chip sees more of the head) that puts the stored face's centre near the chip's.
+    const frame = new Float32Array((await readFile(join(out, 'chipframe.f32'))).buffer.slice(0, 24));
+    const scale = Math.hypot(frame[0], frame[3]);
+    expect(scale).toBeGreaterThan(1);
+    expect(scale).toBeLessThan(2);
+    expect(Math.abs(frame[0] * 63.5 + frame[1] * 63.5 + frame[2] - 94.5)).toBeLessThan(15);
+    const again = await patchface('prepare-training', data, '--out', out);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/2 already prepared, 0 to go/);
+    expect(await sizes()).toEqual(twoRows);
+    // A cache from before the teacher's views were kept cannot be extended row for row.
+    await unlink(join(out, 'chipframe.f32'));
+    const old = await patchface('prepare-training', data, '--out', out);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/prepared before chips.u8 .* prepare into a new --out folder/);
   });
 
   it('eval pairs reports metrics, counts an unreadable file as an error, and names it', async () => {

@@ -216,6 +216,8 @@ def main() -> None:
             "steps": state["step"], "batch": int(targs["batch"]),
             # train_rrf.py --ema: the weights are a moving average of the trained ones (decay per step)
             **({"weightAverage": {"decay": float(targs["ema"])}} if float(targs.get("ema", 0)) else {}),
+            # train_rrf.py --teacher-view: targets from the teacher on the student's own augmented view
+            **({"functionMatching": {"mixup": float(targs.get("mixup", 0))}} if targs.get("teacher_view") == "True" else {}),
             "validation": shipped_validation, "checkpointValidation": checkpoint_validation(run, state),
             "teacherValidation": summary.get("teacher"),
             "checkpoint": args.checkpoint, "projection": projection, "refit": refit,

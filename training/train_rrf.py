@@ -18,6 +18,16 @@ along the trajectory is a smoother, usually better, point than any one step. The
 go on unchanged (a run with --ema follows the same batches and steps as one without). Every
 checkpoint's "model" is the averaged network it was scored as, which refit and export read;
 last.pt also keeps the trained weights ("trained") so that a resumed run continues both.
+
+With --teacher-view the targets are computed in the training step, by the teacher itself on the
+same augmented face the student sees ("function matching": Beyer et al., *Knowledge
+distillation: A good teacher is patient and consistent*, 2022): its own chip, cut through the
+student's alignment jitter and flip, with the same colour, blur and low resolution. The cached
+targets are of the plain photo only, so every augmented copy of a face used to share one target;
+now each brings its own. --mixup P then blends a fraction P of each batch with another face of the
+batch (a weight drawn uniformly per face), for the student and the teacher alike: faces between
+identities, whose targets the cache could never hold. Validation is unchanged (cached targets).
+It needs a cache prepared with the teacher's views (chips.u8: `npx patchface prepare-training`).
 """
 from __future__ import annotations
 
@@ -35,9 +45,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rrf.data import augment, load_cache, split_validation, teacher_mean  # noqa: E402
-from rrf.model import (RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint, saved_int,  # noqa: E402
-                       source_lineage)
+from rrf.data import CHIP_MARGIN, augment, load_cache, normalise, split_validation, teacher_mean  # noqa: E402
+from rrf.model import (TEACHER_WEIGHTS, RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint,  # noqa: E402
+                       saved_int, source_lineage)
 from rrf.validation import Validation  # noqa: E402
 
 
@@ -56,6 +66,32 @@ def cos_matrix(x: torch.Tensor) -> torch.Tensor:
 def distillation_loss(a: torch.Tensor, target: torch.Tensor, relational: float) -> torch.Tensor:
     """1 - cos(A, t), plus ``relational`` times the squared difference of the in-batch cosine matrices."""
     return (1 - F.cosine_similarity(a, target)).mean() + relational * (cos_matrix(a) - cos_matrix(target)).pow(2).mean()
+
+
+def live_teacher(dev: torch.device) -> torch.nn.Module:
+    """The full-face teacher in PyTorch, the network `convert_faceapi.py` exports as fullface."""
+    from faceapi import recognition
+    from faceapi.tfjs_weights import load_tfjs_weights_quantized
+    return recognition.build(load_tfjs_weights_quantized(TEACHER_WEIGHTS, "face_recognition_model")).to(dev)
+
+
+def check_live_teacher(teacher: torch.nn.Module, cache, rows: np.ndarray, side: int) -> float:
+    """The least cosine, over ``rows``, between the live teacher on each chip (the region's centre,
+    unjittered) and the cached target that the app's pipeline computed with the ONNX file."""
+    chips = cache.chips[rows, CHIP_MARGIN:CHIP_MARGIN + side, CHIP_MARGIN:CHIP_MARGIN + side]
+    with torch.no_grad():
+        live = teacher(normalise(chips.permute(0, 3, 1, 2).float().to(next(iter(teacher.buffers())).device)))
+    return float(F.cosine_similarity(live.cpu(), cache.teacher[rows, 0]).min())
+
+
+def mix(student: torch.Tensor, teacher_view: torch.Tensor, gen: torch.Generator, share: float):
+    """Blends a fraction ``share`` of the batch, each with the next face of the batch, by a weight
+    drawn uniformly in [0, 1): the same blend for the student's input and the teacher's."""
+    n = student.shape[0]
+    weight = torch.where(torch.rand(n, generator=gen) < share, torch.rand(n, generator=gen), torch.ones(n))
+    w = weight.reshape(n, 1, 1, 1).to(student.device)
+    partner = torch.roll(torch.arange(n), 1).to(student.device)
+    return w * student + (1 - w) * student[partner], w * teacher_view + (1 - w) * teacher_view[partner]
 
 
 def set_learning_rates(opt: torch.optim.Optimizer, base_lrs: list[float], step: int, warmup: int,
@@ -103,7 +139,14 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.0,
                     help="decay per step of a moving average of the weights that validation scores and "
                          "best.pt keeps (e.g. 0.995: about the last 200 steps); 0: none, the trained weights")
+    ap.add_argument("--teacher-view", action="store_true",
+                    help="targets from the teacher on the student's own augmented view (function matching), "
+                         "computed in the step; needs a cache with the teacher's views (chips.u8)")
+    ap.add_argument("--mixup", type=float, default=0.0,
+                    help="with --teacher-view: the share of each batch blended with another face of the batch")
     args = ap.parse_args()
+    if args.mixup and not args.teacher_view:
+        ap.error("--mixup needs --teacher-view: the cache has no targets for blended faces")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -111,7 +154,7 @@ def main() -> None:
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     args.run.mkdir(parents=True, exist_ok=True)
-    cache = load_cache(args.cache.expanduser(), args.faces)
+    cache = load_cache(args.cache.expanduser(), args.faces, teacher_views=args.teacher_view)
     train_idx, val_idx = split_validation(cache)
     centre = teacher_mean(cache, train_idx)
     model = RRFNet(args.patch, args.stride, input_size=args.input_size).to(dev)
@@ -161,6 +204,17 @@ def main() -> None:
     target_mean = centre.to(dev)
     t_acc, t_auc = held_out.teacher_accuracy, held_out.teacher_auc
     log(args.run, f"validation: {len(held_out.same)} pairs; teacher (centred cosine) accuracy {t_acc:.4f} AUC {t_auc:.4f}")
+    if args.teacher_view:
+        teacher_net = live_teacher(dev)
+        teacher_side = cache.chips.shape[1] - 2 * CHIP_MARGIN
+        chips, chip_frames = cache.chips.to(dev), cache.chip_frames
+        # The live teacher on the stored chips must be the teacher the cached targets came from.
+        agreement = check_live_teacher(teacher_net, cache, train_idx[:64], teacher_side)
+        log(args.run, f"teacher views: {tuple(cache.chips.shape[1:3])} px regions; the live teacher on 64 unjittered "
+                      f"chips agrees with the cached targets to cosine >= {agreement:.6f}")
+        if agreement < 0.999:
+            raise SystemExit("the live teacher does not reproduce the cached targets on its own chips: "
+                             "the cache's chips or frames are not the teacher's input")
 
     def validate(net: torch.nn.Module = averaged, at_step: int | None = None) -> dict:
         # `pairs` says which held-out set the score is on; scores on different sets do not compare.
@@ -239,9 +293,16 @@ def main() -> None:
 
     while step < stop and time.time() - started < budget:
         idx = sample_batch()
-        x, flipped = augment(faces[idx], gen)
-        both = teacher[idx]
-        target = torch.where(flipped[:, None], both[:, 1], both[:, 0]) - target_mean
+        if args.teacher_view:
+            x, _, seen_by_teacher = augment(faces[idx], gen, (chips[idx], chip_frames[idx], teacher_side))
+            if args.mixup:
+                x, seen_by_teacher = mix(x, seen_by_teacher, gen, args.mixup)
+            with torch.no_grad():
+                target = teacher_net(seen_by_teacher) - target_mean
+        else:
+            x, flipped = augment(faces[idx], gen)
+            both = teacher[idx]
+            target = torch.where(flipped[:, None], both[:, 1], both[:, 0]) - target_mean
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
             a = descriptor(model(x)).float()
         loss = distillation_loss(a, target, args.relational)

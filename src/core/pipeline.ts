@@ -12,7 +12,7 @@ import { cropRgb, letterboxToTensor, mirrorRgb, padImage, resizeBilinearRgb, toP
 import { faceApiAlignedBox, fivePointsFrom68, landmarkInput, landmarksToSource } from './landmarks.ts';
 import type { Manifest, ModelEntry } from './manifest.ts';
 import { channelMean, findModel, inputSide } from './manifest.ts';
-import type { BoxXYWH, DetectedFace, Detection, RgbImage, Tensor } from './types.ts';
+import type { Affine, BoxXYWH, DetectedFace, Detection, RgbImage, Tensor } from './types.ts';
 
 export interface ModelRunner {
   run(modelId: string, input: Tensor): Promise<Record<string, Tensor>>;
@@ -165,10 +165,16 @@ export function embeddingInput(
     const pixels = cropRgb(img, faceApiAlignedBox(face.landmarks68, { useDlibAlignment: true }));
     return { pixels, tensor: letterboxToTensor(pixels, side, { center: true, mean, scale }).tensor };
   }
-  const srcToChip =
-    crop === 'dlib68' ? dlibChipTransform(face.landmarks68, side) : estimateSimilarity(face.landmarks5, dlibChip5Template(side));
-  const pixels = extractChip(img, srcToChip, side);
+  const pixels = extractChip(img, fullfaceChipTransform(face, side, crop), side);
   return { pixels, tensor: toPlanarTensor(pixels, mean, scale) };
+}
+
+/**
+ * Source pixels -> the full-face baseline's `side` x `side` chip, for the two crops that are a
+ * similarity of the photo ('dlib68', 'dlib5'). Training cuts the teacher's views with it too.
+ */
+export function fullfaceChipTransform(face: DetectedFace, side: number, crop: Exclude<FullfaceCrop, 'faceapi'>): Affine {
+  return crop === 'dlib68' ? dlibChipTransform(face.landmarks68, side) : estimateSimilarity(face.landmarks5, dlibChip5Template(side));
 }
 
 /**
