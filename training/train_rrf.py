@@ -75,12 +75,12 @@ def live_teacher(dev: torch.device) -> torch.nn.Module:
     return recognition.build(load_tfjs_weights_quantized(TEACHER_WEIGHTS, "face_recognition_model")).to(dev)
 
 
-def check_live_teacher(teacher: torch.nn.Module, cache, rows: np.ndarray, side: int) -> float:
+def check_live_teacher(teacher: torch.nn.Module, cache, rows: np.ndarray, side: int, dev: torch.device) -> float:
     """The least cosine, over ``rows``, between the live teacher on each chip (the region's centre,
     unjittered) and the cached target that the app's pipeline computed with the ONNX file."""
     chips = cache.chips[rows, CHIP_MARGIN:CHIP_MARGIN + side, CHIP_MARGIN:CHIP_MARGIN + side]
     with torch.no_grad():
-        live = teacher(normalise(chips.permute(0, 3, 1, 2).float().to(next(iter(teacher.buffers())).device)))
+        live = teacher(normalise(chips.permute(0, 3, 1, 2).float().to(dev)))
     return float(F.cosine_similarity(live.cpu(), cache.teacher[rows, 0]).min())
 
 
@@ -209,7 +209,7 @@ def main() -> None:
         teacher_side = cache.chips.shape[1] - 2 * CHIP_MARGIN
         chips, chip_frames = cache.chips.to(dev), cache.chip_frames
         # The live teacher on the stored chips must be the teacher the cached targets came from.
-        agreement = check_live_teacher(teacher_net, cache, train_idx[:64], teacher_side)
+        agreement = check_live_teacher(teacher_net, cache, train_idx[:64], teacher_side, dev)
         log(args.run, f"teacher views: {tuple(cache.chips.shape[1:3])} px regions; the live teacher on 64 unjittered "
                       f"chips agrees with the cached targets to cosine >= {agreement:.6f}")
         if agreement < 0.999:

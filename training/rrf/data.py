@@ -231,20 +231,25 @@ def augment(faces_u8: torch.Tensor, gen: torch.Generator,
     low = torch.rand(b, generator=gen) < 0.2
     low_side = int(torch.randint(20, 57, (1,), generator=gen)) if low.any() else 0
 
+    # On the pixels' device once: both views use them.
+    bright, contrast, sat = (on(v).reshape(b, 1, 1, 1) for v in (bright, contrast, sat))
+    blurred, lowered = on(blur), on(low)
+    kernel = on(_gaussian_kernel(sigma)) if blur.any() else None
+
     def look(x: torch.Tensor) -> torch.Tensor:
         """The drawn colour, blur and low resolution, on [B, 3, s, s] pixels of any side s."""
-        x = x * on(bright).reshape(b, 1, 1, 1)
+        x = x * bright
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) * on(contrast).reshape(b, 1, 1, 1) + mean
+        x = (x - mean) * contrast + mean
         grey = x.mean(dim=1, keepdim=True)
-        x = grey + (x - grey) * on(sat).reshape(b, 1, 1, 1)
-        if blur.any():
-            x[on(blur)] = F.conv2d(F.pad(x[on(blur)], (2, 2, 2, 2), mode="replicate"), on(_gaussian_kernel(sigma)), groups=3)
-        if low.any():
+        x = grey + (x - grey) * sat
+        if kernel is not None:
+            x[blurred] = F.conv2d(F.pad(x[blurred], (2, 2, 2, 2), mode="replicate"), kernel, groups=3)
+        if low_side:
             side = x.shape[-1]
-            small = F.interpolate(x[on(low)], size=(round(low_side * side / FACE_SIZE),) * 2, mode="bilinear",
+            small = F.interpolate(x[lowered], size=(round(low_side * side / FACE_SIZE),) * 2, mode="bilinear",
                                   align_corners=False, antialias=True)
-            x[on(low)] = F.interpolate(small, size=(side, side), mode="bilinear", align_corners=False)
+            x[lowered] = F.interpolate(small, size=(side, side), mode="bilinear", align_corners=False)
         return normalise(x.clamp(0, 255))
 
     student = look(_warp(faces_u8, theta, FACE_SIZE))
