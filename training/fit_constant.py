@@ -26,13 +26,12 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from refit_heads import training_setup, with_constant  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
-from rrf.validation import best_accuracy, embed  # noqa: E402
+from rrf.validation import embed  # noqa: E402
 
 #: the sizes scanned, in units of the mean training descriptor length
 SIZES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -44,13 +43,19 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument("--faces", type=int, default=2000, help="training faces whose mean descriptor length is the unit")
     ap.add_argument("--value", type=float, default=None, help="set c to this value instead of choosing it")
+    ap.add_argument("--replace", action="store_true",
+                    help="choose c anew for a checkpoint that has one already (a head refit from a shipped file keeps "
+                         "the old c, which no longer need suit the new heads' lengths)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     run = args.run.expanduser()
     state = load_checkpoint(run / args.checkpoint)
     if "constant" in state["model"]:
-        raise SystemExit(f"{args.checkpoint} has a constant coordinate already")
+        if not args.replace:
+            raise SystemExit(f"{args.checkpoint} has a constant coordinate already (--replace chooses it anew)")
+        state = {**state, "model": {k: v for k, v in state["model"].items() if k != "constant"}}
+        state.pop("constant", None)
     # The shipped students are mirrored; their descriptor is the one the constant joins.
     model = RRFNet.from_checkpoint(state, mirror=True).eval()
     record: dict = {"mirror": True}
@@ -61,7 +66,7 @@ def main() -> None:
         scan = []
         for size in SIZES:
             d = with_constant(held, size * unit)
-            accuracy, auc = best_accuracy(F.cosine_similarity(d[held_out.a], d[held_out.b]).numpy(), held_out.same)
+            accuracy, auc = held_out.pair_score(d)
             scan.append({"size": size, "accuracy": accuracy, "auc": auc})
             print(f"c = {size} x {unit:.4f}: held-out accuracy {accuracy:.4f} AUC {auc:.4f}", flush=True)
         best = max(scan, key=lambda r: (r["accuracy"], r["auc"]))

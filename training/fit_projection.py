@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import manifest as mf  # noqa: E402
 from rrf.model import RRFNet, load_checkpoint  # noqa: E402
-from rrf.validation import Validation, best_accuracy, embed, identity_faces  # noqa: E402
+from rrf.validation import Validation, embed, identity_faces  # noqa: E402
 
 SHRINKAGES = (math.inf, 4.0, 1.0, 0.3, 0.1, 0.03)
 
@@ -126,7 +126,7 @@ def main() -> None:
     for shrink in SHRINKAGES:
         w = whitening(cov, shrink)
         p = val_d @ w
-        acc, auc = best_accuracy(F.cosine_similarity(p[held_out.a], p[held_out.b]).numpy(), held_out.same)
+        acc, auc = held_out.pair_score(p)
         results.append((acc, auc, shrink, w))
         print(f"shrinkage {shrink}: held-out accuracy {acc:.4f} AUC {auc:.4f}", flush=True)
     acc, auc, shrink, w = max(results, key=lambda r: (r[0], r[1]))

@@ -52,6 +52,27 @@ Both measure the network as it ships (mirror on) and change only what the restri
 
     /usr/bin/python3 training/probe_student.py lengths --run ~/.cache/patchface/runs/rrf28-shipped \
         --checkpoint shipped.pt --powers=-0.5,-0.25,0,0.25,0.5,1
+- ``length``: how much the student's descriptor length could gain from the teacher's. The app scores
+  ``fullface`` by the raw cosine of its descriptors, while the students are distilled towards the
+  teacher's centred unit direction, so their length |A| is only what falls out (how far the patches
+  agree). On the held-out identities it scores, each with the constant coordinate scanned as
+  ``fit_constant.py`` scans it (in units of the mean held-out length): the teacher raw, centred,
+  and centred with the constant; the student as it ships; the student's direction with the
+  teacher's centred length (an oracle: the most a length learnt from the teacher could give); and
+  the teacher's direction with the student's length. It also prints how |A| and |T - centre|
+  correlate (``probe_length``).
+
+    /usr/bin/python3 training/probe_student.py length --run ~/.cache/patchface/runs/rrf56-shipped \
+        --checkpoint shipped.pt
+
+- ``ensemble``: whether a second student knows what this one lacks. Both are distilled into the
+  teacher's space, so their descriptors can be summed; a gain would make a second set of heads (or
+  rrf28-sized views inside each 56 px patch, still functions of that patch alone) worth building.
+  The held-out score of each alone and of weighted sums, the constant scanned as above
+  (``probe_ensemble``).
+
+    /usr/bin/python3 training/probe_student.py ensemble --run ~/.cache/patchface/runs/rrf56-shipped \
+        --checkpoint shipped.pt --other ~/.cache/patchface/runs/rrf28-shipped/shipped.pt
 """
 from __future__ import annotations
 
@@ -68,7 +89,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from refit_heads import (as_sequence, best_step, fit_heads, kept_key, kept_or_computed, linear_descriptors,  # noqa: E402
                          mirrored_trunk_features, training_setup, with_constant)  # noqa: E402
 from fit_constant import SIZES  # noqa: E402
-from rrf.data import add_training_faces_arguments  # noqa: E402
+from rrf.data import add_training_faces_arguments, split_validation  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
 from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
                             verification_pairs)
@@ -309,15 +330,60 @@ def probe_lengths(model: RRFNet, state: dict, powers: list[float], faces: int) -
         unit = descriptors(train, power).norm(dim=1).mean().item()
         row = []
         for size in SIZES:
-            d = with_constant(descriptors(held, power), size * unit)
-            accuracy, auc = best_accuracy(F.cosine_similarity(d[held_out.a], d[held_out.b]).numpy(), held_out.same)
+            accuracy, auc = held_out.pair_score(with_constant(descriptors(held, power), size * unit))
             row.append(f"{size}: {accuracy:.4f} / {auc:.4f}")
         print(f"p = {power}: " + ", ".join(row), flush=True)
 
 
+def print_constant_scan(label: str, d: torch.Tensor, held_out: Validation, sizes=SIZES + (3.0, 4.0, 6.0, 8.0)) -> None:
+    """The held-out score of descriptors d without a constant coordinate and with the best of ``sizes``
+    (in units of their own mean held-out length: a probe's upper bound, not a fit)."""
+    mean = d.norm(dim=1).mean().item()
+    row = [(size, *held_out.pair_score(with_constant(d, size * mean))) for size in sizes]
+    best = max(row, key=lambda r: r[1:])
+    print(f"{label:44s} c = 0: {row[0][1]:.4f} / {row[0][2]:.4f}; best c = {best[0]} x mean length: "
+          f"{best[1]:.4f} / {best[2]:.4f}; cosine with the teacher {F.cosine_similarity(d, held_out.teacher).mean():.3f}",
+          flush=True)
+
+
+def probe_length(model: RRFNet, state: dict) -> None:
+    cache, train_idx, held_out, centre, _ = training_setup(state, "celeba")
+    _, val_idx = split_validation(cache)
+    raw = cache.teacher[val_idx].mean(1)  # the app's fullface descriptor: plain and mirrored chips averaged
+    teacher = raw - centre
+    student = embed_patches(model, held_out.faces)[:, :, :model.dim].mean(1)
+    unit = lambda d: d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)  # noqa: E731
+    lengths = {"teacher": teacher.norm(dim=1), "student": student.norm(dim=1)}
+    raw_score = held_out.pair_score(raw)
+    print(f"{'teacher raw (the app: plain and mirrored averaged)':44s} {raw_score[0]:.4f} / {raw_score[1]:.4f}; "
+          f"|centre| = {centre.norm():.3f} = {centre.norm() / lengths['teacher'].mean():.2f} x mean centred length")
+    print_constant_scan("teacher centred", teacher, held_out)
+    print_constant_scan("student as trained", student, held_out)
+    print_constant_scan("student direction, teacher's length", unit(student) * lengths["teacher"].unsqueeze(1), held_out)
+    print_constant_scan("teacher direction, student's length", unit(teacher) * lengths["student"].unsqueeze(1), held_out)
+    rank = lambda v: torch.argsort(torch.argsort(v)).double()  # noqa: E731
+    corr = lambda x, y: torch.corrcoef(torch.stack([x.double(), y.double()]))[0, 1].item()  # noqa: E731
+    print(f"|A| against |T - centre| on the held-out faces: Pearson {corr(*lengths.values()):.3f}, "
+          f"Spearman {corr(*(rank(v) for v in lengths.values())):.3f}")
+
+
+def probe_ensemble(model: RRFNet, state: dict, other_file: Path, weights: list[float]) -> None:
+    other_state = load_checkpoint(other_file)
+    other = RRFNet.from_checkpoint(other_state, mirror=True).eval()
+    _, _, held_out = Validation.of_checkpoint(state)
+    _, _, other_held_out = Validation.of_checkpoint(other_state)
+    if not torch.equal(held_out.faces, other_held_out.faces) or not torch.allclose(held_out.teacher, other_held_out.teacher):
+        raise SystemExit(f"{other_file} was trained on another cache or centre: its held-out faces differ")
+    this, that = (embed_patches(m, held_out.faces)[:, :, :m.dim].mean(1) for m in (model, other))
+    print_constant_scan("this student", this, held_out)
+    print_constant_scan(f"other ({other_file.parent.name})", that, held_out)
+    for w in weights:
+        print_constant_scan(f"{w} x this + {1 - w:g} x other", w * this + (1 - w) * that, held_out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre", "lengths"])
+    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre", "lengths", "length", "ensemble"])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument("--sizes", default="", help="views: other input sizes, comma-separated")
@@ -334,6 +400,8 @@ def main() -> None:
                          "or features (<checkpoint>-trunk-features.pt)")
     ap.add_argument("--powers", default="-0.5,-0.25,0,0.25,0.5,1",
                     help="lengths: the powers p of each patch feature's length it is divided by, comma-separated")
+    ap.add_argument("--other", type=Path, default=None, help="ensemble: the other student's checkpoint file")
+    ap.add_argument("--weights", default="0.25,0.5,0.75", help="ensemble: this student's weights in the sum, comma-separated")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -353,6 +421,12 @@ def main() -> None:
         kept = args.run.expanduser() / f"{Path(args.checkpoint).stem}-trunk-features.pt"
         probe_centre(model, state, kept, not args.no_keep, args.datasets, args.steps, args.lr, args.eval_every,
                      args.faces or 32)
+    elif args.probe == "length":
+        probe_length(model, state)
+    elif args.probe == "ensemble":
+        if args.other is None:
+            raise SystemExit("ensemble needs --other RUN/CHECKPOINT, the second student")
+        probe_ensemble(model, state, args.other.expanduser(), [float(v) for v in args.weights.split(",")])
     elif args.probe == "lengths":
         probe_lengths(model, state, [float(v) for v in args.powers.split(",")], args.faces or 2000)
     else:

@@ -129,9 +129,13 @@ class Validation:
     def score(self, model: RRFNet | torch.nn.Module) -> dict:
         return self.score_descriptors(embed(model, self.faces))
 
+    def pair_score(self, d: torch.Tensor) -> tuple[float, float]:
+        """Accuracy at the best threshold and AUC of the held-out pairs under descriptors d [N, D]."""
+        return best_accuracy(F.cosine_similarity(d[self.a], d[self.b]).numpy(), self.same)
+
     def score_descriptors(self, d: torch.Tensor) -> dict:
         """Accuracy, AUC and mean cosine with the teacher of these held-out descriptors [N, D]."""
-        acc, auc = best_accuracy(F.cosine_similarity(d[self.a], d[self.b]).numpy(), self.same)
+        acc, auc = self.pair_score(d)
         # A network with a constant coordinate (RRFNet.constant) has one more: the cosine with the
         # teacher is that of the descriptor proper.
         agree = F.cosine_similarity(d[:, :self.teacher.shape[1]], self.teacher).mean().item()
