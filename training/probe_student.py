@@ -52,6 +52,7 @@ Both measure the network as it ships (mirror on) and change only what the restri
 
     /usr/bin/python3 training/probe_student.py lengths --run ~/.cache/patchface/runs/rrf28-shipped \
         --checkpoint shipped.pt --powers=-0.5,-0.25,0,0.25,0.5,1
+
 - ``length``: how much the student's descriptor length could gain from the teacher's. The app scores
   ``fullface`` by the raw cosine of its descriptors, while the students are distilled towards the
   teacher's centred unit direction, so their length |A| is only what falls out (how far the patches
@@ -89,7 +90,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from refit_heads import (as_sequence, best_step, fit_heads, kept_key, kept_or_computed, linear_descriptors,  # noqa: E402
                          mirrored_trunk_features, training_setup, with_constant)  # noqa: E402
 from fit_constant import SIZES  # noqa: E402
-from rrf.data import add_training_faces_arguments, split_validation  # noqa: E402
+from rrf.data import add_training_faces_arguments, split_validation, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
 from rrf.validation import (Validation, best_accuracy, embed_batches, embed_patches, identity_faces,  # noqa: E402
                             verification_pairs)
@@ -370,9 +371,12 @@ def probe_length(model: RRFNet, state: dict) -> None:
 def probe_ensemble(model: RRFNet, state: dict, other_file: Path, weights: list[float]) -> None:
     other_state = load_checkpoint(other_file)
     other = RRFNet.from_checkpoint(other_state, mirror=True).eval()
-    _, _, held_out = Validation.of_checkpoint(state)
-    _, _, other_held_out = Validation.of_checkpoint(other_state)
-    if not torch.equal(held_out.faces, other_held_out.faces) or not torch.allclose(held_out.teacher, other_held_out.teacher):
+    cache, train_idx, held_out = Validation.of_checkpoint(state)
+    # The other student's held-out faces and targets are these when it names the same cache and face
+    # count and measures from the same centre: checked on the loaded cache rather than by loading it again.
+    same_faces = all(str(other_state["args"].get(k)) == str(state["args"].get(k)) for k in ("cache", "faces"))
+    centres = [teacher_mean(cache, train_idx, s.get("teacherMean")) for s in (state, other_state)]
+    if not same_faces or not torch.allclose(*centres):
         raise SystemExit(f"{other_file} was trained on another cache or centre: its held-out faces differ")
     this, that = (embed_patches(m, held_out.faces)[:, :, :m.dim].mean(1) for m in (model, other))
     print_constant_scan("this student", this, held_out)
