@@ -53,6 +53,28 @@ Both measure the network as it ships (mirror on) and change only what the restri
     /usr/bin/python3 training/probe_student.py lengths --run ~/.cache/patchface/runs/rrf28-shipped \
         --checkpoint shipped.pt --powers=-0.5,-0.25,0,0.25,0.5,1
 
+- ``hidden``: heads with a hidden layer. Each head i keeps its trained linear map and gains a
+  small network of its own patch feature, H_i g_i + V_i relu(U_i g_i + b_i), so feature i is still a
+  function of patch i alone and the score still the cosine of the mean; V starts at zero, so step 0
+  is the trained network. Fitted like ``refit_heads.py`` fits the plain heads (full-batch Adam
+  towards the teacher's unit targets, on its kept trunk features: ``--kept`` names the file when the
+  checkpoint is a refit of another's trunk), with weight decay ``--decay`` on U and V, and scored on
+  the held-out identities with the checkpoint's constant coordinate. Whether the per-patch map, not
+  the trunk, is what limits the students' direction.
+
+    /usr/bin/python3 training/probe_student.py hidden --run ~/.cache/patchface/runs/rrf56-shipped \
+        --checkpoint shipped-in80-refit-constant.pt --kept shipped-in80-trunk-features.pt --datasets celeba --hidden 64
+
+- ``scales``: heads that read the trunk at several input sizes at once. Each patch is resized to
+  every size in ``--sizes`` before the trunk, and head i reads all of those features (a head per
+  size and position, starting from the checkpoint's heads over the number of sizes, so step 0 is the
+  average of the views), refitted as ``refit_heads.py`` refits, on the kept trunk features of each
+  size (``<--kept-stem>-in<size>-trunk-features.pt``, refit_heads.py's names). Still a function of
+  patch i alone, at one trunk pass per size.
+
+    /usr/bin/python3 training/probe_student.py scales --run ~/.cache/patchface/runs/rrf56-shipped \
+        --checkpoint shipped-in80-refit-constant.pt --kept-stem shipped --sizes 80,84 --datasets celeba
+
 - ``length``: how much the student's descriptor length could gain from the teacher's. The app scores
   ``fullface`` by the raw cosine of its descriptors, while the students are distilled towards the
   teacher's centred unit direction, so their length |A| is only what falls out (how far the patches
@@ -385,20 +407,98 @@ def probe_ensemble(model: RRFNet, state: dict, other_file: Path, weights: list[f
         print_constant_scan(f"{w} x this + {1 - w:g} x other", w * this + (1 - w) * that, held_out)
 
 
+def probe_hidden(model: RRFNet, state: dict, kept_file: Path, datasets: str, hidden: int, steps: int, lr: float,
+                 mlp_lr: float, decay: float, eval_every: int) -> None:
+    cache, train_idx, held_out, _, y = training_setup(state, datasets)
+    kept = kept_or_computed(kept_file, kept_key(state, train_idx, held_out), lambda: {
+        "train": mirrored_trunk_features(model, cache.faces[train_idx]),
+        "val": mirrored_trunk_features(model, held_out.faces)}, keep=True)
+    p, c, dim = model.heads.shape
+    x_train, x_val = as_sequence(kept["train"], p), as_sequence(kept["val"], p)
+    del kept
+    # the hidden layer reads each trunk feature in units of its spread over the training faces
+    spread = x_train[0].std(1).clamp_min(1e-8).reshape(1, p * c, 1)
+    h0 = model.heads.detach().reshape(p * c, dim)
+    constant = None if model.constant is None else float(model.constant.item())
+    gen = torch.Generator().manual_seed(0)
+    heads = h0.clone().requires_grad_(True)
+    u = (torch.randn(p * hidden, c, 1, generator=gen) / c ** 0.5).requires_grad_(True)
+    b = torch.zeros(p * hidden, requires_grad=True)
+    v = torch.zeros(dim, p * hidden, 1, requires_grad=True)
+
+    def descriptors(x: torch.Tensor, h: torch.Tensor, u: torch.Tensor, b: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        inner = F.relu(F.conv1d(x / spread, u, b, groups=p))  # [1, P * hidden, N], position i from g_i alone
+        return linear_descriptors(h, x) + F.conv1d(inner, v)[0].T / p
+
+    def score(params) -> tuple[float, float, float]:
+        with torch.no_grad():
+            r = held_out.score_descriptors(with_constant(descriptors(x_val, *params), constant))
+        return r["accuracy"], r["auc"], r["teacherCos"]
+
+    print(f"{len(train_idx)} training faces, {p} positions x {c} features -> {hidden} hidden -> {dim} "
+          f"({p * hidden * (c + 1 + dim):,} more weights than the trained heads); validation {len(held_out.same)} pairs",
+          flush=True)
+    base = score((h0, u, b, v))
+    opt = torch.optim.Adam([{"params": [heads], "lr": lr * h0.std().item()},
+                            {"params": [u, b, v], "lr": mlp_lr, "weight_decay": decay}])
+    results = []
+    for step in range(1, steps + 1):
+        loss = 1 - F.cosine_similarity(descriptors(x_train, heads, u, b, v), y).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % eval_every == 0:
+            params = tuple(t.detach().clone() for t in (heads, u, b, v))
+            s = score(params)
+            results.append((s, step, params, constant))
+            print(f"step {step}: training cosine {1 - loss.item():.4f}; held-out accuracy {s[0]:.4f} AUC {s[1]:.4f} "
+                  f"cosine with the teacher {s[2]:.3f}; |V| {v.norm():.3f}", flush=True)
+    report_best("", base, results)
+    _, _, params, _ = best_step(results)
+    with torch.no_grad():
+        print_constant_scan("best step, constant scanned", descriptors(x_val, *params), held_out)
+
+
+def probe_scales(state: dict, run: Path, kept_stem: str, sizes: list[int], datasets: str, steps: int, lr: float,
+                 eval_every: int) -> None:
+    cache, train_idx, held_out, _, y = training_setup(state, datasets)
+    features = []
+    for size in sizes:
+        sized = {**state, "args": {**state["args"], "input_size": str(size)}}
+        model = RRFNet.from_checkpoint(sized, mirror=True).eval()
+        features.append(kept_or_computed(run / f"{kept_stem}-in{size}-trunk-features.pt", kept_key(sized, train_idx, held_out),
+                                         lambda: {"train": mirrored_trunk_features(model, cache.faces[train_idx]),
+                                                  "val": mirrored_trunk_features(model, held_out.faces)}, keep=True))
+    p, c, dim = model.heads.shape
+    x_train = as_sequence(torch.cat([f["train"] for f in features], 1), p)
+    x_val = as_sequence(torch.cat([f["val"] for f in features], 1), p)
+    del features
+    trained = model.heads.detach().reshape(p * c, dim)
+    h0 = torch.cat([trained / len(sizes)] * len(sizes))
+    constant = None if model.constant is None else float(model.constant.item())
+    print(f"{len(train_idx)} training faces, {p} positions x {len(sizes)} sizes ({', '.join(map(str, sizes))} px) "
+          f"x {c} features -> {dim}; validation {len(held_out.same)} pairs", flush=True)
+    base, results = fit_heads(h0, x_train, y, x_val, held_out, steps, lr * trained.std().item(), eval_every,
+                              constant=constant)
+    report_best("", base, results)
+    print_constant_scan("best step, constant scanned", linear_descriptors(best_step(results)[2], x_val), held_out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre", "lengths", "length", "ensemble"])
+    ap.add_argument("probe", choices=["views", "positions", "cells", "grid", "centre", "lengths", "length", "ensemble", "hidden", "scales"])
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
-    ap.add_argument("--sizes", default="", help="views: other input sizes, comma-separated")
+    ap.add_argument("--sizes", default="", help="views: other input sizes; scales: the input sizes read together; comma-separated")
+    ap.add_argument("--kept-stem", default="", help="scales: the kept trunk features' stem in --run (default the checkpoint's)")
     ap.add_argument("--zooms", default="", help="views: centre crops, pixels cut from every side, comma-separated")
     ap.add_argument("--min-faces", type=int, default=10, help="positions: identities with at least this many faces")
-    ap.add_argument("--steps", type=int, default=300, help="positions, cells, grid, centre: full-batch Adam steps")
+    ap.add_argument("--steps", type=int, default=300, help="positions, cells, grid, centre, hidden, scales: full-batch Adam steps")
     add_training_faces_arguments(ap)  # cells, grid; centre: --faces is its sample size
     ap.add_argument("--stride", type=int, default=7, help="grid: the finer grid's stride, in aligned-face pixels")
     ap.add_argument("--layout", choices=["own", "absolute", "shared"], default="absolute", help="cells: how heads read the cells")
-    ap.add_argument("--lr", type=float, default=0.01, help="cells, grid, centre: Adam step, relative to the trained heads' spread")
-    ap.add_argument("--eval-every", type=int, default=25, help="cells, grid, centre: held-out score every this many steps")
+    ap.add_argument("--lr", type=float, default=0.01, help="cells, grid, centre, hidden, scales: Adam step of the heads, relative to the trained heads' spread")
+    ap.add_argument("--eval-every", type=int, default=25, help="cells, grid, centre, hidden, scales: held-out score every this many steps")
     ap.add_argument("--no-keep", action="store_true",
                     help="cells, centre: neither read nor write the kept trunk maps (<checkpoint>-trunk-maps.pt) "
                          "or features (<checkpoint>-trunk-features.pt)")
@@ -406,6 +506,11 @@ def main() -> None:
                     help="lengths: the powers p of each patch feature's length it is divided by, comma-separated")
     ap.add_argument("--other", type=Path, default=None, help="ensemble: the other student's checkpoint file")
     ap.add_argument("--weights", default="0.25,0.5,0.75", help="ensemble: this student's weights in the sum, comma-separated")
+    ap.add_argument("--hidden", type=int, default=64, help="hidden: units of each head's hidden layer")
+    ap.add_argument("--mlp-lr", type=float, default=1e-3, help="hidden: Adam step of the hidden layers")
+    ap.add_argument("--decay", type=float, default=0.0, help="hidden: weight decay of the hidden layers")
+    ap.add_argument("--kept", default="", help="hidden: the kept trunk features file in --run "
+                    "(default <checkpoint>-trunk-features.pt)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -431,6 +536,13 @@ def main() -> None:
         if args.other is None:
             raise SystemExit("ensemble needs --other RUN/CHECKPOINT, the second student")
         probe_ensemble(model, state, args.other.expanduser(), [float(v) for v in args.weights.split(",")])
+    elif args.probe == "hidden":
+        kept = args.run.expanduser() / (args.kept or f"{Path(args.checkpoint).stem}-trunk-features.pt")
+        probe_hidden(model, state, kept, args.datasets, args.hidden, args.steps, args.lr, args.mlp_lr, args.decay,
+                     args.eval_every)
+    elif args.probe == "scales":
+        probe_scales(state, args.run.expanduser(), args.kept_stem or Path(args.checkpoint).stem,
+                     [int(v) for v in args.sizes.split(",") if v], args.datasets, args.steps, args.lr, args.eval_every)
     elif args.probe == "lengths":
         probe_lengths(model, state, [float(v) for v in args.powers.split(",")], args.faces or 2000)
     else:

@@ -41,10 +41,11 @@ from rrf.validation import Validation, embed_batches, matched_pairs  # noqa: E40
 
 
 def trunk_fingerprint(state: dict) -> str:
-    """sha256 of every weight but the heads: kept trunk features are valid exactly while it holds."""
+    """sha256 of every weight but the heads and the constant coordinate (neither is read by the trunk):
+    kept trunk features are valid exactly while it holds."""
     h = hashlib.sha256()
     for name, value in sorted(state["model"].items()):
-        if name != "heads":
+        if name not in ("heads", "constant"):
             h.update(name.encode() + value.detach().cpu().numpy().tobytes())
     return h.hexdigest()
 
