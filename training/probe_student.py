@@ -109,8 +109,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refit_heads import (as_sequence, best_step, fit_heads, kept_key, kept_or_computed, linear_descriptors,  # noqa: E402
-                         mirrored_trunk_features, training_setup, with_constant)  # noqa: E402
+from refit_heads import (as_sequence, best_step, fit_heads, kept_key, kept_or_computed, kept_trunk_features,  # noqa: E402
+                         linear_descriptors, training_setup, with_constant)  # noqa: E402
 from fit_constant import SIZES  # noqa: E402
 from rrf.data import add_training_faces_arguments, split_validation, teacher_mean  # noqa: E402
 from rrf.model import RRFNet, descriptor, load_checkpoint  # noqa: E402
@@ -291,16 +291,6 @@ def probe_grid(model: RRFNet, state: dict, stride: int, datasets: str, faces: in
         report_best(f"{name}: ", base, results)
 
 
-def kept_trunk_features(model: RRFNet, state: dict, kept_file: Path, datasets: str, keep: bool = True):
-    """The training faces' split, held-out identities and unit targets (``training_setup``), and the
-    mirrored trunk features of both, as ``refit_heads.py`` keeps them in ``kept_file``."""
-    cache, train_idx, held_out, _, y = training_setup(state, datasets)
-    kept = kept_or_computed(kept_file, kept_key(state, train_idx, held_out), lambda: {
-        "train": mirrored_trunk_features(model, cache.faces[train_idx]),
-        "val": mirrored_trunk_features(model, held_out.faces)}, keep=keep)
-    return train_idx, held_out, y, kept
-
-
 def probe_centre(model: RRFNet, state: dict, kept_file: Path, keep: bool, datasets: str, steps: int, lr: float,
                  eval_every: int, subset: int) -> None:
     """Whether the descriptors share a direction that the teacher's centred targets lack, and how the
@@ -314,7 +304,8 @@ def probe_centre(model: RRFNet, state: dict, kept_file: Path, keep: bool, datase
     samples: Adam's first step moves every weight by the step size times the sign of its gradient,
     and with the trunk's features all non-negative (pooled ReLU outputs) that step adds nearly the
     same vector to every descriptor. The trunk features are ``refit_heads.py``'s, kept in the same file."""
-    train_idx, held_out, y, kept = kept_trunk_features(model, state, kept_file, datasets, keep)
+    cache, train_idx, held_out, _, y = training_setup(state, datasets)
+    kept = kept_trunk_features(model, state, kept_file, cache, train_idx, held_out, keep)
     p, c, dim = model.heads.shape
     x_train, x_val = as_sequence(kept["train"], p), as_sequence(kept["val"], p)
     h0 = model.heads.detach().reshape(p * c, dim)
@@ -416,7 +407,8 @@ def probe_ensemble(model: RRFNet, state: dict, other_file: Path, weights: list[f
 
 def probe_hidden(model: RRFNet, state: dict, kept_file: Path, datasets: str, hidden: int, steps: int, lr: float,
                  mlp_lr: float, decay: float, eval_every: int) -> None:
-    train_idx, held_out, y, kept = kept_trunk_features(model, state, kept_file, datasets)
+    cache, train_idx, held_out, _, y = training_setup(state, datasets)
+    kept = kept_trunk_features(model, state, kept_file, cache, train_idx, held_out)
     p, c, dim = model.heads.shape
     x_train, x_val = as_sequence(kept["train"], p), as_sequence(kept["val"], p)
     del kept
@@ -465,13 +457,13 @@ def probe_hidden(model: RRFNet, state: dict, kept_file: Path, datasets: str, hid
 
 def probe_scales(state: dict, run: Path, kept_stem: str, sizes: list[int], datasets: str, steps: int, lr: float,
                  eval_every: int) -> None:
+    cache, train_idx, held_out, _, y = training_setup(state, datasets)
     features = []
     for size in sizes:
         sized = {**state, "args": {**state["args"], "input_size": str(size)}}
         model = RRFNet.from_checkpoint(sized, mirror=True).eval()
-        train_idx, held_out, y, kept = kept_trunk_features(model, sized, run / f"{kept_stem}-in{size}-trunk-features.pt",
-                                                           datasets)
-        features.append(kept)
+        features.append(kept_trunk_features(model, sized, run / f"{kept_stem}-in{size}-trunk-features.pt", cache,
+                                            train_idx, held_out))
     p, c, dim = model.heads.shape
     x_train = as_sequence(torch.cat([f["train"] for f in features], 1), p)
     x_val = as_sequence(torch.cat([f["val"] for f in features], 1), p)

@@ -83,6 +83,15 @@ def kept_key(state: dict, train_idx: np.ndarray, held_out: Validation) -> dict:
     return {"trunk": trunk_fingerprint(state), "grid": grid, "trainIdx": train_idx, "heldOutFaces": len(held_out.faces)}
 
 
+def kept_trunk_features(model: RRFNet, state: dict, kept_file: Path, cache, train_idx: np.ndarray,
+                        held_out: Validation, keep: bool = True) -> dict:
+    """{"train", "val"}: the mirrored trunk features of the training faces and the held-out ones,
+    read from ``kept_file`` when its key matches (``kept_key``), else computed and kept there."""
+    return kept_or_computed(kept_file, kept_key(state, train_idx, held_out), lambda: {
+        "train": mirrored_trunk_features(model, cache.faces[train_idx]),
+        "val": mirrored_trunk_features(model, held_out.faces)}, keep=keep)
+
+
 def training_setup(state: dict, datasets: str = "", faces: int = 0):
     """What a fit on a checkpoint's frozen trunk starts from: the cache, the training faces (narrowed to
     ``datasets``, then ``faces`` of them), the held-out identities, the teacher's centre (the run's own
@@ -304,14 +313,14 @@ def main() -> None:
     # depend on any refit setting, so its features are kept beside the checkpoint for the next run,
     # keyed on the trunk's weights (a checkpoint name such as best.pt is rewritten by training) and
     # on the faces (kept_key). A run on other faces recomputes them and replaces the kept file.
-    stem, key = Path(args.checkpoint).stem + (f"-in{args.input_size}" if args.input_size else ""), kept_key(state, train_idx, held_out)
-    plain = kept_or_computed(run / f"{stem}-trunk-features.pt", key, lambda: {
-        "train": mirrored_trunk_features(model, cache.faces[train_idx]),
-        "val": mirrored_trunk_features(model, held_out.faces)}, keep=not args.no_keep)
+    stem = Path(args.checkpoint).stem + (f"-in{args.input_size}" if args.input_size else "")
+    plain = kept_trunk_features(model, state, run / f"{stem}-trunk-features.pt", cache, train_idx, held_out,
+                                keep=not args.no_keep)
     g_train = [plain["train"]]
     if args.augmented:
         gen = torch.Generator().manual_seed(0)
-        augmented = kept_or_computed(run / f"{stem}-trunk-features-augmented.pt", {**key, "copies": args.augmented},
+        augmented = kept_or_computed(run / f"{stem}-trunk-features-augmented.pt",
+                                     {**kept_key(state, train_idx, held_out), "copies": args.augmented},
                                      lambda: {"train": torch.cat([
                                          mirrored_trunk_features(model, cache.faces[train_idx], gen, f"augmented copy {k + 1}")
                                          for k in range(args.augmented)])}, keep=not args.no_keep)
