@@ -163,10 +163,20 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     expect(r.stderr).not.toMatch(/embedding cache/);
 
     // The same run again reads each embedding back instead of running the model, and scores the same.
-    const again = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'fullface', '--json');
+    // --scores writes every pair's score: a row per pair in input order, NaN where a photo had no face.
+    const scoresFile = join(dir, 'scores.tsv');
+    const again = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'fullface', '--json', '--scores', scoresFile);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/embedding cache: 6 of 7 image embeddings reused/);
     expect(again.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
     expect(JSON.parse(again.stdout)).toEqual(json);
+    const [header, ...lines] = (await readFile(scoresFile, 'utf8')).trimEnd().split('\n');
+    expect(header).toBe('fold\tsame\ta\tb\tfullface');
+    const scored = lines.map((l) => l.split('\t'));
+    expect(scored.map((c) => c.slice(0, 4))).toEqual(rows.map((r, i) => [String(i % 2), String(r[2]), r[0], r[1]]));
+    const scores = scored.map((c) => Number(c[4]));
+    expect(scores[4]).toBeNaN();
+    // The same person scores above both pairs of different people.
+    for (const same of scores.slice(0, 2)) for (const other of scores.slice(2, 4)) expect(same).toBeGreaterThan(other);
   });
 });

@@ -21,6 +21,8 @@ export interface EvalOptions {
   models?: string[];
   json: boolean;
   writeManifest: boolean;
+  /** Where to write every pair's score under every model (TSV), if anywhere. */
+  scoresFile?: string;
   threads?: number;
   limit?: number;
   pipeline?: PipelineOptions;
@@ -171,8 +173,9 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     }
     const seconds = (Date.now() - t0) / 1000;
     const result: Record<string, ModelEvalJson> = {};
-    for (const model of models) {
-      const scores = scorePairs(pairs, model, embeddings);
+    const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings));
+    for (const [m, model] of models.entries()) {
+      const scores = scoresByModel[m];
       const ev = tenFoldEvaluation(
         scores,
         pairs.map((p) => p.same),
@@ -192,6 +195,10 @@ export async function runEval(opts: EvalOptions): Promise<number> {
       `${files.length - failures.size}/${files.length} images yielded a face (${((100 * (files.length - failures.size)) / files.length).toFixed(2)}%); ` +
         `${(files.length / seconds).toFixed(2)} images/s\n`,
     );
+    if (opts.scoresFile) {
+      await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel));
+      process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n`);
+    }
     if (opts.writeManifest) {
       if (opts.kind !== 'lfw' || opts.limit) throw new Error('--write-manifest needs a full `eval lfw` run');
       await storeLfwResults(result);
@@ -210,6 +217,13 @@ export async function runEval(opts: EvalOptions): Promise<number> {
   } finally {
     await runner.dispose();
   }
+}
+
+/** One row per pair: fold, same (1/0), both image paths, then each model's score (NaN: no face). */
+export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[]): string {
+  const header = ['fold', 'same', 'a', 'b', ...models.map((m) => m.id)].join('\t');
+  const rows = pairs.map((p, i) => [p.fold, p.same ? 1 : 0, p.a, p.b, ...scoresByModel.map((s) => s[i].toFixed(6))].join('\t'));
+  return `${header}\n${rows.join('\n')}\n`;
 }
 
 /** Writes each model's LFW operating point into the manifest (the only writer of these fields). */

@@ -13,8 +13,8 @@ const USAGE = `patchface - locally additive face similarity
 
 Usage:
   patchface compare A B [--model ID] [--face-a N] [--face-b N] [--json]
-  patchface eval lfw DIR [--model ID ...] [--json] [--write-manifest]
-  patchface eval pairs FILE --root DIR [--model ID ...] [--json]
+  patchface eval lfw DIR [--model ID ...] [--json] [--write-manifest] [--scores FILE]
+  patchface eval pairs FILE --root DIR [--model ID ...] [--json] [--scores FILE]
   patchface bench [PHOTO ...] [--runs N] [--json]
   patchface prepare-training DATA_DIR --out CACHE_DIR   (training data for training/)
 
@@ -24,6 +24,8 @@ Options:
   --face-a N        which face of photo A to use, 1 = largest (default 1)
   --json            machine-readable output on stdout
   --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
+  --scores FILE     (eval) also write every pair's score under every model to FILE (TSV),
+                    for error analysis; a pair without a face scores NaN
   --threads N       WASM threads (default: all cores)
   --no-cache        (eval, prepare-training) recompute detections, and for eval each model's
                     embeddings, instead of reusing those cached under ~/.cache/patchface
@@ -51,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         'face-a': { type: 'string' },
         'face-b': { type: 'string' },
         'write-manifest': { type: 'boolean', default: false },
+        scores: { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
         threads: { type: 'string' },
         runs: { type: 'string' },
@@ -112,6 +115,7 @@ export async function main(argv: string[]): Promise<number> {
         models: values.model,
         json: values.json,
         writeManifest: values['write-manifest'],
+        scoresFile: values.scores,
         threads,
         pipeline,
         cache: !values['no-cache'],
