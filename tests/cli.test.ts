@@ -171,11 +171,18 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     expect(again.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
     expect(JSON.parse(again.stdout)).toEqual(json);
     const [header, ...lines] = (await readFile(scoresFile, 'utf8')).trimEnd().split('\n');
-    expect(header).toBe('fold\tsame\ta\tb\tfullface');
+    expect(header).toBe('fold\tsame\ta\tb\tfullface\tfullface.correct');
     const scored = lines.map((l) => l.split('\t'));
     expect(scored.map((c) => c.slice(0, 4))).toEqual(rows.map((r, i) => [String(i % 2), String(r[2]), r[0], r[1]]));
     const scores = scored.map((c) => Number(c[4]));
     expect(scores[4]).toBeNaN();
+    // The per-pair verdicts are the protocol's: per fold, they give its accuracy.
+    const correct = scored.map((c) => Number(c[5]));
+    expect(correct[4]).toBe(0);
+    for (const k of [0, 1]) {
+      const inFold = correct.filter((_, i) => i % 2 === k);
+      expect(inFold.reduce((a, b) => a + b, 0) / inFold.length).toBeCloseTo(json.fullface.folds[k], 12);
+    }
     // The same person scores above both pairs of different people.
     for (const same of scores.slice(0, 2)) for (const other of scores.slice(2, 4)) expect(same).toBeGreaterThan(other);
   });

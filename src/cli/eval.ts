@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
-import { lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation } from '../core/verification.ts';
+import { isCorrectAt, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
 import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
 import { EmbeddingCache } from '../node/embeddingCache.ts';
 import { detectFacesCached, FaceCache, photoKey } from '../node/faceCache.ts';
@@ -174,6 +174,7 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     const seconds = (Date.now() - t0) / 1000;
     const result: Record<string, ModelEvalJson> = {};
     const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings));
+    const evaluations: TenFoldResult[] = [];
     for (const [m, model] of models.entries()) {
       const scores = scoresByModel[m];
       const ev = tenFoldEvaluation(
@@ -181,6 +182,7 @@ export async function runEval(opts: EvalOptions): Promise<number> {
         pairs.map((p) => p.same),
         pairs.map((p) => p.fold),
       );
+      evaluations.push(ev);
       result[model.id] = {
         accuracy: ev.accuracy,
         std: ev.std,
@@ -196,7 +198,7 @@ export async function runEval(opts: EvalOptions): Promise<number> {
         `${(files.length / seconds).toFixed(2)} images/s\n`,
     );
     if (opts.scoresFile) {
-      await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel));
+      await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel, evaluations));
       process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n`);
     }
     if (opts.writeManifest) {
@@ -219,10 +221,16 @@ export async function runEval(opts: EvalOptions): Promise<number> {
   }
 }
 
-/** One row per pair: fold, same (1/0), both image paths, then each model's score (NaN: no face). */
-export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[]): string {
-  const header = ['fold', 'same', 'a', 'b', ...models.map((m) => m.id)].join('\t');
-  const rows = pairs.map((p, i) => [p.fold, p.same ? 1 : 0, p.a, p.b, ...scoresByModel.map((s) => s[i].toFixed(6))].join('\t'));
+/**
+ * One row per pair: fold, same (1/0), both image paths, then each model's score (NaN: no face) and
+ * whether the protocol got the pair right (1/0) at its fold's threshold, chosen on the other folds.
+ */
+export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], evaluations: TenFoldResult[]): string {
+  const header = ['fold', 'same', 'a', 'b', ...models.flatMap((m) => [m.id, `${m.id}.correct`])].join('\t');
+  const rows = pairs.map((p, i) => {
+    const perModel = scoresByModel.flatMap((s, m) => [s[i].toFixed(6), isCorrectAt(s[i], p.same, evaluations[m].thresholds[p.fold]) ? 1 : 0]);
+    return [p.fold, p.same ? 1 : 0, p.a, p.b, ...perModel].join('\t');
+  });
   return `${header}\n${rows.join('\n')}\n`;
 }
 

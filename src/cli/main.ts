@@ -25,7 +25,7 @@ Options:
   --json            machine-readable output on stdout
   --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
   --scores FILE     (eval) also write every pair's score under every model to FILE (TSV),
-                    for error analysis; a pair without a face scores NaN
+                    with whether the protocol got it right; a pair without a face scores NaN
   --threads N       WASM threads (default: all cores)
   --no-cache        (eval, prepare-training) recompute detections, and for eval each model's
                     embeddings, instead of reusing those cached under ~/.cache/patchface
