@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
-import { isCorrectAt, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
+import { accuracyAt, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
 import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
 import { EmbeddingCache } from '../node/embeddingCache.ts';
 import { detectFacesCached, FaceCache, photoKey } from '../node/faceCache.ts';
@@ -228,7 +228,7 @@ export async function runEval(opts: EvalOptions): Promise<number> {
 export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], evaluations: TenFoldResult[]): string {
   const header = ['fold', 'same', 'a', 'b', ...models.flatMap((m) => [m.id, `${m.id}.correct`])].join('\t');
   const rows = pairs.map((p, i) => {
-    const perModel = scoresByModel.flatMap((s, m) => [s[i].toFixed(6), isCorrectAt(s[i], p.same, evaluations[m].thresholds[p.fold]) ? 1 : 0]);
+    const perModel = scoresByModel.flatMap((s, m) => [s[i].toFixed(6), accuracyAt([s[i]], [p.same], evaluations[m].thresholds[p.fold])]);
     return [p.fold, p.same ? 1 : 0, p.a, p.b, ...perModel].join('\t');
   });
   return `${header}\n${rows.join('\n')}\n`;

@@ -202,15 +202,14 @@ export function bestThreshold(scores: ArrayLike<number>, same: ArrayLike<boolean
 }
 
 /** Accuracy of "same iff score >= threshold"; NaN scores are errors. */
-/** Whether one pair is verified right at `threshold` (a score at it says "same"); NaN (no face) never is. */
-export function isCorrectAt(score: number, same: boolean, threshold: number): boolean {
-  return !Number.isNaN(score) && (score >= threshold) === same;
-}
-
 export function accuracyAt(scores: ArrayLike<number>, same: ArrayLike<boolean>, threshold: number): number {
   checkScores(scores, same, 'accuracyAt');
   let correct = 0;
-  for (let i = 0; i < scores.length; i++) if (isCorrectAt(scores[i], Boolean(same[i]), threshold)) correct++;
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (Number.isNaN(s)) continue;
+    if ((s >= threshold) === Boolean(same[i])) correct++;
+  }
   return scores.length > 0 ? correct / scores.length : NaN;
 }
 
