@@ -179,6 +179,9 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     // The per-pair verdicts are the protocol's: per fold, they give its accuracy.
     const correct = scored.map((c) => Number(c[5]));
     expect(correct[4]).toBe(0);
+    const right = correct.reduce((a, b) => a + b, 0);
+    expect(again.stderr).toMatch(new RegExp(`fullface: ${right} of 5 pairs right; wrong: ${(1 - correct[0]) + (1 - correct[1]) + 1} missed matches, ` +
+      `${(1 - correct[2]) + (1 - correct[3])} false matches; one threshold chosen in hindsight on every pair: 4 right`));
     for (const k of [0, 1]) {
       const inFold = correct.filter((_, i) => i % 2 === k);
       expect(inFold.reduce((a, b) => a + b, 0) / inFold.length).toBeCloseTo(json.fullface.folds[k], 12);

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
-import { accuracyAt, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
+import { accuracyAt, bestThreshold, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
 import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
 import { EmbeddingCache } from '../node/embeddingCache.ts';
 import { detectFacesCached, FaceCache, photoKey } from '../node/faceCache.ts';
@@ -199,7 +199,7 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     );
     if (opts.scoresFile) {
       await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel, evaluations));
-      process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n`);
+      process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n${pairErrors(pairs, models, scoresByModel, evaluations)}`);
     }
     if (opts.writeManifest) {
       if (opts.kind !== 'lfw' || opts.limit) throw new Error('--write-manifest needs a full `eval lfw` run');
@@ -232,6 +232,32 @@ export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByM
     return [p.fold, p.same ? 1 : 0, p.a, p.b, ...perModel].join('\t');
   });
   return `${header}\n${rows.join('\n')}\n`;
+}
+
+/**
+ * What `--scores` also prints, a diagnostic and never a way to choose anything: each model's wrong
+ * pairs under the protocol (missed matches, false matches); the most pairs one threshold gets
+ * right if chosen in hindsight on every pair (when even that misses a target, no threshold or
+ * calibration reaches it: the scores' order must change); and, for each two models, the pairs
+ * both get wrong and those only one does.
+ */
+export function pairErrors(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], evaluations: TenFoldResult[]): string {
+  const same = pairs.map((p) => p.same);
+  const wrong = scoresByModel.map((s, m) => new Set(pairs.flatMap((p, i) => (accuracyAt([s[i]], [p.same], evaluations[m].thresholds[p.fold]) ? [] : [i]))));
+  const lines = models.map((model, m) => {
+    const missed = [...wrong[m]].filter((i) => pairs[i].same).length;
+    return (
+      `${model.id}: ${pairs.length - wrong[m].size} of ${pairs.length} pairs right; wrong: ${missed} missed matches, ` +
+      `${wrong[m].size - missed} false matches; one threshold chosen in hindsight on every pair: ${bestThreshold(scoresByModel[m], same).correct} right`
+    );
+  });
+  for (let a = 0; a < models.length; a++) {
+    for (let b = a + 1; b < models.length; b++) {
+      const both = [...wrong[a]].filter((i) => wrong[b].has(i)).length;
+      lines.push(`${models[a].id} and ${models[b].id}: both wrong ${both}, ${models[a].id} alone ${wrong[a].size - both}, ${models[b].id} alone ${wrong[b].size - both}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** Writes each model's LFW operating point into the manifest (the only writer of these fields). */
