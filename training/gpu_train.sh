@@ -44,11 +44,8 @@ echo "parts kept on this machine: $(cd "$PACK" && ls | tr '\n' ' ')"
 
 CACHE=/tmp/patchface-cache-$STAGE
 rm -rf "$CACHE"
-if [ "$STAGE" = check ]; then
-  time "$PY" training/gpu_transfer.py unpack "$PACK"/*/ --out "$CACHE" --threads 16 --partial
-else
-  time "$PY" training/gpu_transfer.py unpack "$PACK"/*/ --out "$CACHE" --threads 16
-fi
+PARTIAL=$([ "$STAGE" = check ] && echo --partial || true)  # check: the parts at hand, a first
+time "$PY" training/gpu_transfer.py unpack "$PACK"/*/ --out "$CACHE" --threads 16 $PARTIAL
 # Runs from the teacher read its weights from face-api's folder (node_modules does not travel).
 mkdir -p node_modules/@vladmandic/face-api/model
 cp "$PACK"/a/face_recognition_model* node_modules/@vladmandic/face-api/model/

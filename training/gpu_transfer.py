@@ -15,7 +15,7 @@ The cache is 1.2 GB of raw 128x128 faces, so:
                      local cache (so export validates on the original, un-recompressed faces)
 
     /usr/bin/python3 training/gpu_transfer.py pack --out .gpu
-    /usr/bin/python3 training/gpu_transfer.py unpack .gpu/a .gpu/b .gpu/c .gpu/d --out /tmp/cache
+    /usr/bin/python3 training/gpu_transfer.py unpack .gpu/*/ --out /tmp/cache
     /usr/bin/python3 training/gpu_transfer.py shrink RUN/best.pt OUT/name.pt
     /usr/bin/python3 training/gpu_transfer.py restore name.pt --run ~/.cache/patchface/runs/NAME
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,10 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def travelling_tree_bytes(root: Path = ROOT) -> int:
     """Bytes of the files every call carries anyway: tracked files, and untracked ones git does not
     ignore (so a forgotten ignore rule for the parts shows up here as a tree too large to carry)."""
-    import subprocess
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                             cwd=root, check=True, capture_output=True).stdout.split(b"\0")
-    return sum((root / name.decode()).stat().st_size for name in listed if name and (root / name.decode()).is_file())
+    files = [root / name.decode() for name in listed if name]
+    return sum(f.stat().st_size for f in files if f.is_file())
 
 
 def part_names(count: int) -> list[str]:
@@ -68,7 +69,6 @@ def pack(cache: Path, out: Path, max_mib: float | None, quality: int, teacher_we
     if (out / "a").exists():
         raise SystemExit(f"{out} already holds parts: remove it first (rm -r {out})")
     # Under git's eyes a part must be ignored, or every call would carry all of them.
-    import subprocess
     probe = out / "a" / "faces.jpg.bin"
     if subprocess.run(["git", "check-ignore", "-q", str(probe.resolve())], cwd=ROOT).returncode != 0:
         raise SystemExit(f"{out} is not ignored by git: add it to .gitignore, or every call would carry it")
@@ -104,9 +104,8 @@ def pack(cache: Path, out: Path, max_mib: float | None, quality: int, teacher_we
         shutil.copy(teacher_weights / f, first / f)
     # The whole set, so that unpack can tell a missing part from a finished one.
     (first / "parts.tsv").write_text("".join(f"{name}\t{lo}\t{hi}\n" for name, (lo, hi) in zip(names, ranges)))
-    for name in names:
+    for name, (lo, hi) in zip(names, ranges):
         size = sum(f.stat().st_size for f in (out / name).iterdir())
-        lo, hi = ranges[names.index(name)]
         print(f"part {name}: faces {lo}..{hi}, {size / 2**20:.1f} MiB; with the working tree "
               f"({tree / 2**20:.1f} MiB) {(tree + size) / 2**20:.1f} of {LEASE_MIB} MiB")
 
@@ -119,11 +118,12 @@ def unpack(parts: list[Path], out: Path, threads: int, partial: bool = False) ->
     first = next((p for p in parts if (p / "parts.tsv").exists()), None)
     if first is None:
         raise SystemExit("part a (which holds parts.tsv, the targets and the index) is not among " + " ".join(map(str, parts)))
-    expected = [line.split("\t") for line in (first / "parts.tsv").read_text().strip().split("\n")]
+    every = [line.split("\t") for line in (first / "parts.tsv").read_text().strip().split("\n")]
     found = {p.name: p for p in parts}
-    missing = [name for name, _, _ in expected if name not in found]
+    missing = [name for name, _, _ in every if name not in found]
+    expected = every
     if partial and missing:
-        expected = expected[:[name for name, _, _ in expected].index(missing[0])]
+        expected = every[:[name for name, _, _ in every].index(missing[0])]
     elif missing:
         raise SystemExit(f"parts missing: {', '.join(missing)} (have {', '.join(sorted(found))}); carry them first")
     n = int(expected[-1][2])
@@ -146,15 +146,11 @@ def unpack(parts: list[Path], out: Path, threads: int, partial: bool = False) ->
     np.asarray(faces).tofile(out / "faces128.u8")
     (out / "faces.npy").unlink()
     teacher = np.fromfile(first / "teacher.f16", dtype=np.float16)
-    teacher[: n * (teacher.size // int(expected_total(first)))].astype(np.float32).tofile(out / "teacher.f32")
+    per_face = teacher.size // int(every[-1][2])  # the targets of the whole pack, one row per face
+    teacher[: n * per_face].astype(np.float32).tofile(out / "teacher.f32")
     rows = (first / "index.tsv").read_text().strip().split("\n")
     (out / "index.tsv").write_text("\n".join(rows[: n + 1]) + "\n")  # header and the faces unpacked
     print(f"unpacked {n} faces from parts {', '.join(name for name, _, _ in expected)} into {out}")
-
-
-def expected_total(first: Path) -> int:
-    """Faces in the whole pack (the last row of parts.tsv)."""
-    return int((first / "parts.tsv").read_text().strip().split("\n")[-1].split("\t")[2])
 
 
 def shrink(checkpoint: Path, out: Path) -> None:
@@ -185,7 +181,7 @@ def main() -> None:
                    help="size of each part (default: what one call leaves beside the working tree, less 2 MiB)")
     p.add_argument("--quality", type=int, default=85)
     p.add_argument("--teacher-weights", type=Path,
-                   default=Path(__file__).resolve().parents[1] / "node_modules/@vladmandic/face-api/model")
+                   default=ROOT / "node_modules/@vladmandic/face-api/model")
     u = sub.add_parser("unpack")
     u.add_argument("parts", type=Path, nargs="+")
     u.add_argument("--out", type=Path, required=True)

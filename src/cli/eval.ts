@@ -172,17 +172,13 @@ export async function runEval(opts: EvalOptions): Promise<number> {
       process.stderr.write(`embedding cache: ${reused} of ${files.length * models.length} image embeddings reused from earlier runs of the same code and models\n`);
     }
     const seconds = (Date.now() - t0) / 1000;
-    const result: Record<string, ModelEvalJson> = {};
+    const same = pairs.map((p) => p.same);
+    const folds = pairs.map((p) => p.fold);
     const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings));
-    const evaluations: TenFoldResult[] = [];
+    const evaluations = scoresByModel.map((scores) => tenFoldEvaluation(scores, same, folds));
+    const result: Record<string, ModelEvalJson> = {};
     for (const [m, model] of models.entries()) {
-      const scores = scoresByModel[m];
-      const ev = tenFoldEvaluation(
-        scores,
-        pairs.map((p) => p.same),
-        pairs.map((p) => p.fold),
-      );
-      evaluations.push(ev);
+      const ev = evaluations[m];
       result[model.id] = {
         accuracy: ev.accuracy,
         std: ev.std,
@@ -198,8 +194,9 @@ export async function runEval(opts: EvalOptions): Promise<number> {
         `${(files.length / seconds).toFixed(2)} images/s\n`,
     );
     if (opts.scoresFile) {
-      await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel, evaluations));
-      process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n${pairErrors(pairs, models, scoresByModel, evaluations)}`);
+      const verdicts = scoresByModel.map((scores, m) => protocolVerdicts(pairs, scores, evaluations[m]));
+      await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel, verdicts));
+      process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n${pairErrors(pairs, models, scoresByModel, verdicts)}`);
     }
     if (opts.writeManifest) {
       if (opts.kind !== 'lfw' || opts.limit) throw new Error('--write-manifest needs a full `eval lfw` run');
@@ -221,14 +218,19 @@ export async function runEval(opts: EvalOptions): Promise<number> {
   }
 }
 
+/** Whether the protocol got each pair right: its score against its fold's threshold, chosen on the other folds. */
+export function protocolVerdicts(pairs: EvalPair[], scores: Float64Array, evaluation: TenFoldResult): boolean[] {
+  return pairs.map((p, i) => accuracyAt([scores[i]], [p.same], evaluation.thresholds[p.fold]) === 1);
+}
+
 /**
  * One row per pair: fold, same (1/0), both image paths, then each model's score (NaN: no face) and
- * whether the protocol got the pair right (1/0) at its fold's threshold, chosen on the other folds.
+ * its protocol verdict (1 right, 0 wrong; protocolVerdicts).
  */
-export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], evaluations: TenFoldResult[]): string {
+export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], verdicts: boolean[][]): string {
   const header = ['fold', 'same', 'a', 'b', ...models.flatMap((m) => [m.id, `${m.id}.correct`])].join('\t');
   const rows = pairs.map((p, i) => {
-    const perModel = scoresByModel.flatMap((s, m) => [s[i].toFixed(6), accuracyAt([s[i]], [p.same], evaluations[m].thresholds[p.fold])]);
+    const perModel = scoresByModel.flatMap((s, m) => [s[i].toFixed(6), verdicts[m][i] ? 1 : 0]);
     return [p.fold, p.same ? 1 : 0, p.a, p.b, ...perModel].join('\t');
   });
   return `${header}\n${rows.join('\n')}\n`;
@@ -241,9 +243,9 @@ export function pairScoresTsv(pairs: EvalPair[], models: ModelEntry[], scoresByM
  * calibration reaches it: the scores' order must change); and, for each two models, the pairs
  * both get wrong and those only one does.
  */
-export function pairErrors(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], evaluations: TenFoldResult[]): string {
+export function pairErrors(pairs: EvalPair[], models: ModelEntry[], scoresByModel: Float64Array[], verdicts: boolean[][]): string {
   const same = pairs.map((p) => p.same);
-  const wrong = scoresByModel.map((s, m) => new Set(pairs.flatMap((p, i) => (accuracyAt([s[i]], [p.same], evaluations[m].thresholds[p.fold]) ? [] : [i]))));
+  const wrong = verdicts.map((v) => new Set(pairs.flatMap((_, i) => (v[i] ? [] : [i]))));
   const lines = models.map((model, m) => {
     const missed = [...wrong[m]].filter((i) => pairs[i].same).length;
     return (
