@@ -6,10 +6,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findModel, type ModelEntry } from '../src/core/manifest.ts';
 import type { Embedding } from '../src/core/pipeline.ts';
-import { codeFingerprint, EmbeddingCache } from '../src/node/embeddingCache.ts';
+import { codeFingerprint, EMBEDDING_ENTRY_POINTS, importClosure } from '../src/node/codeFingerprint.ts';
+import { EmbeddingCache } from '../src/node/embeddingCache.ts';
 import { photoKey } from '../src/node/faceCache.ts';
 import { readManifest } from '../src/node/runtime.ts';
 
@@ -74,21 +76,39 @@ describe('EmbeddingCache', () => {
     expect(readdirSync(join(root, folder)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('fingerprints the source: an edit to any file it runs changes the key', () => {
+  it('fingerprints what computes an embedding: its import closure, as code, and its packages', () => {
     const root = join(dir, 'project');
-    for (const sub of ['src/core', 'src/inference', 'src/node/deep']) mkdirSync(join(root, sub), { recursive: true });
-    writeFileSync(join(root, 'src/core/align.ts'), 'export const a = 1;');
-    writeFileSync(join(root, 'src/inference/worker.ts'), 'export const w = 1;');
-    writeFileSync(join(root, 'src/node/deep/decode.ts'), 'export const d = 1;');
-    writeFileSync(join(root, 'package-lock.json'), '{"lockfileVersion": 3}');
+    for (const sub of ['src/core', 'src/node', 'src/ui']) mkdirSync(join(root, sub), { recursive: true });
+    const write = (file: string, text: string) => writeFileSync(join(root, file), text);
+    write('src/node/decodeImage.ts', "import sharp from 'sharp';\nexport const d = 1;\n");
+    write('src/node/runtime.ts', "import * as ort from 'onnxruntime-web';\nexport { ort };\n");
+    write('src/core/pipeline.ts', "import { align } from './align';\nimport type { View } from '../ui/view.ts';\nexport const p = align + 1;\n");
+    write('src/core/align.ts', 'export const align = 2;\n');
+    write('src/ui/view.ts', 'export type View = number;\nexport const v = 1;\n');
+    const lock = (sharp: string, other: string) =>
+      JSON.stringify({ packages: { 'node_modules/sharp': { version: sharp }, 'node_modules/onnxruntime-web': { version: '1.0.0' }, 'node_modules/zustand': { version: other } } });
+    write('package-lock.json', lock('1.0.0', '1.0.0'));
+    expect(importClosure(root, EMBEDDING_ENTRY_POINTS)).toEqual({
+      files: ['src/core/align.ts', 'src/core/pipeline.ts', 'src/node/decodeImage.ts', 'src/node/runtime.ts'],
+      packages: ['onnxruntime-web', 'sharp'],
+    });
     const before = codeFingerprint(root);
     expect(codeFingerprint(root)).toBe(before);
-    writeFileSync(join(root, 'src/node/deep/decode.ts'), 'export const d = 2;');
+    // Comments, layout and files outside the closure keep every cached embedding.
+    write('src/core/align.ts', '/** why */\nexport   const align =\n  2;\n');
+    write('src/ui/view.ts', 'export type View = number;\nexport const v = 2;\n');
+    write('package-lock.json', lock('1.0.0', '2.0.0'));
+    expect(codeFingerprint(root)).toBe(before);
+    // A change to what runs, or to an imported package's version, is a miss.
+    write('src/core/align.ts', 'export const align = 3;\n');
     const edited = codeFingerprint(root);
     expect(edited).not.toBe(before);
-    writeFileSync(join(root, 'package-lock.json'), '{"lockfileVersion": 3, "x": 1}');
+    write('package-lock.json', lock('1.0.1', '2.0.0'));
     expect(codeFingerprint(root)).not.toBe(edited);
-    // The project's own source fingerprints too (what eval keys on).
+    // The project's own source fingerprints too (what eval keys on), and a view helper is not in it.
     expect(codeFingerprint()).toMatch(/^[0-9a-f]{64}$/);
+    const project = importClosure(fileURLToPath(new URL('../', import.meta.url)), EMBEDDING_ENTRY_POINTS).files;
+    expect(project).toContain('src/core/pipeline.ts');
+    expect(project.filter((f) => /heatmap|verification|regions|compareJson|decision/.test(f))).toEqual([]);
   });
 });

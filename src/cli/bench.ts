@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { embedders } from '../core/manifest.ts';
 import { detectFaces, embedFaces, TimedRunner, type PipelineOptions } from '../core/pipeline.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
-import { createNodeRunner, PROJECT_ROOT } from '../node/runtime.ts';
+import { createNodeRunner, PROJECT_ROOT, type NodeRuntime } from '../node/runtime.ts';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -20,8 +20,8 @@ export function defaultBenchPhotos(): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.jpg')).map((f) => join(dir, f));
 }
 
-export async function runBench(opts: { photos: string[]; runs: number; threads?: number; json: boolean; pipeline?: PipelineOptions }): Promise<number> {
-  const base = await createNodeRunner({ threads: opts.threads });
+export async function runBench(opts: { photos: string[]; runs: number; threads?: number; runtime?: NodeRuntime; json: boolean; pipeline?: PipelineOptions }): Promise<number> {
+  const base = await createNodeRunner({ threads: opts.threads, runtime: opts.runtime });
   const runner = new TimedRunner(base);
   const manifest = base.manifest;
   const models = embedders(manifest);

@@ -4,7 +4,7 @@ import { constantPartText, toCompareJson, type CompareJson } from '../core/compa
 import { embedders, findModel, type ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, detectFaces, embedFaces, noFaceError, type Comparison, type PipelineOptions } from '../core/pipeline.ts';
 import { decodePhotoFile, PhotoError } from '../node/decodeImage.ts';
-import { createNodeRunner } from '../node/runtime.ts';
+import { createNodeRunner, type NodeRuntime } from '../node/runtime.ts';
 
 export interface CompareOptions {
   a: string;
@@ -14,6 +14,7 @@ export interface CompareOptions {
   faceB: number;
   json: boolean;
   threads?: number;
+  runtime?: NodeRuntime;
   pipeline?: PipelineOptions;
 }
 
@@ -25,7 +26,7 @@ export function defaultCompareModel(models: ModelEntry[]): string {
 }
 
 export async function runCompare(opts: CompareOptions): Promise<number> {
-  const runner = await createNodeRunner({ threads: opts.threads });
+  const runner = await createNodeRunner({ threads: opts.threads, runtime: opts.runtime });
   try {
     const manifest = runner.manifest;
     const model = findModel(manifest, opts.model ?? defaultCompareModel(embedders(manifest)));

@@ -10,7 +10,7 @@ import { accuracyAt, bestThreshold, lfwImagePath, parseLfwPairs, parsePairsTsv, 
 import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
 import { EmbeddingCache } from '../node/embeddingCache.ts';
 import { detectFacesCached, FaceCache, photoKey } from '../node/faceCache.ts';
-import { createNodeRunner, MANIFEST_PATH } from '../node/runtime.ts';
+import { createNodeRunner, MANIFEST_PATH, type NodeRuntime } from '../node/runtime.ts';
 import type { OrtModelRunner } from '../inference/modelRunner.ts';
 import { createProgress } from './progress.ts';
 
@@ -24,6 +24,7 @@ export interface EvalOptions {
   /** Where to write every pair's score under every model (TSV), if anywhere. */
   scoresFile?: string;
   threads?: number;
+  runtime?: NodeRuntime;
   limit?: number;
   pipeline?: PipelineOptions;
   /** Reuse detections from earlier runs (default true). */
@@ -156,7 +157,7 @@ export function scorePairs(pairs: EvalPair[], model: ModelEntry, embeddings: Map
 }
 
 export async function runEval(opts: EvalOptions): Promise<number> {
-  const runner = await createNodeRunner({ threads: opts.threads });
+  const runner = await createNodeRunner({ threads: opts.threads, runtime: opts.runtime });
   try {
     const manifest = runner.manifest;
     const models = opts.models?.length ? opts.models.map((id) => findModel(manifest, id)) : embedders(manifest);

@@ -8,6 +8,7 @@ import { runEval } from './eval.ts';
 import { runBench } from './bench.ts';
 import { runPrepareTraining } from './prepareTraining.ts';
 import type { FullfaceCrop, PipelineOptions } from '../core/pipeline.ts';
+import { NODE_RUNTIMES, type NodeRuntime } from '../node/runtime.ts';
 
 const USAGE = `patchface - locally additive face similarity
 
@@ -26,7 +27,9 @@ Options:
   --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
   --scores FILE     (eval) also write every pair's score under every model to FILE (TSV),
                     with whether the protocol got it right; a pair without a face scores NaN
-  --threads N       WASM threads (default: all cores)
+  --threads N       inference threads (default: all cores)
+  --runtime R       native (default: onnxruntime-node) or wasm (onnxruntime-web's WASM
+                    backend, the browser's fallback)
   --no-cache        (eval, prepare-training) recompute detections, and for eval each model's
                     embeddings, instead of reusing those cached under ~/.cache/patchface
                     (PATCHFACE_CACHE) by earlier runs of the same models, options and code;
@@ -56,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
         scores: { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
         threads: { type: 'string' },
+        runtime: { type: 'string' },
         runs: { type: 'string' },
         out: { type: 'string' },
         limit: { type: 'string' },
@@ -77,6 +81,11 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const threads = values.threads ? Number(values.threads) : undefined;
+  const runtime = values.runtime as NodeRuntime | undefined;
+  if (runtime !== undefined && !NODE_RUNTIMES.includes(runtime)) {
+    process.stderr.write(`patchface: --runtime must be ${NODE_RUNTIMES.join(' or ')}\n`);
+    return 2;
+  }
   const crop = values['fullface-crop'];
   if (crop !== undefined && !['dlib68', 'dlib5', 'faceapi'].includes(crop)) {
     process.stderr.write(`patchface: --fullface-crop must be dlib68, dlib5 or faceapi\n`);
@@ -100,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
         faceB: values['face-b'] ? Number(values['face-b']) : 1,
         json: values.json,
         threads,
+        runtime,
         pipeline,
       });
     }
@@ -117,17 +127,18 @@ export async function main(argv: string[]): Promise<number> {
         writeManifest: values['write-manifest'],
         scoresFile: values.scores,
         threads,
+        runtime,
         pipeline,
         cache: !values['no-cache'],
         limit: values.limit ? Number(values.limit) : undefined,
       });
     }
     if (command === 'bench') {
-      return await runBench({ photos: rest, runs: values.runs ? Number(values.runs) : 5, threads, json: values.json, pipeline });
+      return await runBench({ photos: rest, runs: values.runs ? Number(values.runs) : 5, threads, runtime, json: values.json, pipeline });
     }
     if (command === 'prepare-training') {
       if (rest.length !== 1 || !values.out) throw new UsageError('prepare-training needs DATA_DIR and --out CACHE_DIR');
-      return await runPrepareTraining({ dataDir: rest[0], out: values.out, threads, limit: values.limit ? Number(values.limit) : undefined, pipeline, cache: !values['no-cache'] });
+      return await runPrepareTraining({ dataDir: rest[0], out: values.out, threads, runtime, limit: values.limit ? Number(values.limit) : undefined, pipeline, cache: !values['no-cache'] });
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {

@@ -28,7 +28,7 @@ import {
 import { detectFacesCached, FaceCache } from '../node/faceCache.ts';
 import type { Affine, DetectedFace, RgbImage } from '../core/types.ts';
 import { decodePhotoFile } from '../node/decodeImage.ts';
-import { createNodeRunner } from '../node/runtime.ts';
+import { createNodeRunner, type NodeRuntime } from '../node/runtime.ts';
 import { forEachConcurrent } from './eval.ts';
 import { createProgress } from './progress.ts';
 
@@ -79,7 +79,7 @@ async function listSources(dataDir: string): Promise<Source[]> {
   return sources;
 }
 
-export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; limit?: number; pipeline?: PipelineOptions; cache?: boolean }): Promise<number> {
+export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; runtime?: NodeRuntime; limit?: number; pipeline?: PipelineOptions; cache?: boolean }): Promise<number> {
   await mkdir(opts.out, { recursive: true });
   let sources = await listSources(opts.dataDir);
   if (opts.limit) sources = sources.slice(0, opts.limit);
@@ -114,7 +114,7 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
   const chips = await open(chipsPath, 'a');
   const frames = await open(framesPath, 'a');
 
-  const runner = await createNodeRunner({ threads: opts.threads });
+  const runner = await createNodeRunner({ threads: opts.threads, runtime: opts.runtime });
   const manifest = runner.manifest;
   const fullface = findModel(manifest, 'fullface');
   const chipSide = inputSide(fullface) + 2 * CHIP_MARGIN;

@@ -26,6 +26,15 @@ export interface LfwResult {
   noFace?: number;
 }
 
+export interface HiddenCalibration {
+  threshold: number;
+  accuracy: number;
+  std: number;
+  auc: number;
+  /** Patch models: how many patches touch no hidden pixel; null for fullface. */
+  keptPatches: number | null;
+}
+
 export interface ModelEntry {
   id: string;
   file: string;
@@ -55,6 +64,12 @@ export interface ModelEntry {
   /** Cosine threshold chosen on LFW (mean of the ten fold thresholds); "same" when score >= threshold. */
   threshold: number | null;
   lfw: LfwResult | null;
+  /**
+   * The model with one face region hidden (src/core/regions.ts presets, by id), calibrated on LFW
+   * like the model itself. Patch models drop every patch that touches the region; fullface sees
+   * the region filled with its mean grey.
+   */
+  hide?: Record<string, HiddenCalibration> | null;
   /** Detector anchors for tiny-yolo, [w, h] in grid cells. */
   anchors?: [number, number][];
   [extra: string]: unknown;

@@ -17,6 +17,8 @@ export type OrtModule = typeof Ort;
 
 export interface ModelRunnerOptions {
   executionProviders?: string[];
+  /** Further session options, e.g. onnxruntime-node's thread counts. */
+  sessionOptions?: Record<string, unknown>;
   /** Reads a model file named in the manifest (relative to the models folder). */
   loadModelBytes: (file: string) => Promise<Uint8Array>;
   /**
@@ -100,6 +102,7 @@ export class OrtModelRunner implements ModelRunner {
           this.ort.InferenceSession.create(bytes, {
             executionProviders: this.options.executionProviders ?? ['wasm'],
             graphOptimizationLevel: 'all',
+            ...this.options.sessionOptions,
           }),
         );
         this.options.onSessionEvent?.({ modelId, phase: 'ready', bytes: bytes.byteLength, ms: Date.now() - t0 });

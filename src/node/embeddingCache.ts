@@ -3,8 +3,9 @@
  * nearly all of it in the network, and a session may end before it does. What a model gives for a
  * photo depends only on the photo's bytes, the model file, the detections, the pipeline options
  * and the code that turns pixels into the network's input. All of them key the cache, the code by
- * the SHA-256 of the source it runs (src/core, src/inference, src/node) and of package-lock.json,
- * so an edit or a dependency change is a miss, never a stale number. A stopped run then resumes
+ * its fingerprint (codeFingerprint.ts: the files an embedding runs and the versions of the packages
+ * they import), so a change to what runs is a miss, never a stale number, while an edit elsewhere
+ * (a view, a metric, a report) keeps every cached embedding. A stopped run then resumes
  * where it stopped, and an eval of three models after one of them changed recomputes only that one.
  *
  * One file per photo under a folder per model and setting: the features as float32 behind a
@@ -13,39 +14,17 @@
  * the repository, beside the detection cache.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelEntry } from '../core/manifest.ts';
 import type { Embedding, PipelineOptions } from '../core/pipeline.ts';
+import { codeFingerprint } from './codeFingerprint.ts';
 import { CACHE_DIR } from './faceCache.ts';
 
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** What the network's input and output handling are made of: any change to these is a miss. */
-const SOURCE_DIRS = ['src/core', 'src/inference', 'src/node'];
 const HEADER_BYTES = 8;
 
-let sourceFingerprint: string | null = null;
 /** Each write's temporary name is its own: two files of a dataset may hold the same photo. */
 let writes = 0;
-
-/** SHA-256 over the source files that turn a photo into an embedding, and the locked dependencies. */
-export function codeFingerprint(root = PROJECT_ROOT): string {
-  if (root === PROJECT_ROOT && sourceFingerprint) return sourceFingerprint;
-  const hash = createHash('sha256');
-  const files = SOURCE_DIRS.flatMap((dir) =>
-    readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => join(dir, f)),
-  ).sort();
-  for (const file of [...files, 'package-lock.json']) {
-    hash.update(`${file}\0`).update(readFileSync(join(root, file))).update('\0');
-  }
-  const digest = hash.digest('hex');
-  if (root === PROJECT_ROOT) sourceFingerprint = digest;
-  return digest;
-}
 
 export class EmbeddingCache {
   private constructor(
