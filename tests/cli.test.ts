@@ -53,8 +53,10 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     const r = await patchface('compare', join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'whitehouse/obama_2.jpg'), '--model', 'fullface', '--json');
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
-    expect(Object.keys(json).sort()).toEqual(['constantPart', 'faces', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(Object.keys(json).sort()).toEqual(['cells', 'constantPart', 'faces', 'fullScore', 'hide', 'kept', 'model', 'patches', 'same', 'score', 'threshold']);
     expect(json.model).toBe('fullface');
+    expect(json).toMatchObject({ hide: [], cells: [], kept: [] });
+    expect(json.fullScore).toBe(json.score);
     expect(json.same).toBe(true);
     expect(json.patches).toEqual([]);
     expect(json.constantPart).toBeNull();
@@ -83,6 +85,41 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
       expect(json.constantPart).toBeNull();
       expect(t.stdout).not.toContain('Constant coordinate');
     }
+  });
+
+  it('compare --hide drops the patches that touch the region, with margins that add up to S - t', async () => {
+    const manifest = await readManifest();
+    const entry = manifest.models.find((m) => m.id === 'rrf28')!;
+    const args = [join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'nasa/Christina_Koch.jpg'), '--model', 'rrf28'];
+    const full = JSON.parse((await patchface('compare', ...args, '--json')).stdout);
+    expect(full.kept).toHaveLength(49);
+    const sumMargins = (ps: { marginA: number | null }[]) => ps.reduce((s, p) => s + (p.marginA ?? 0), 0);
+    expect(sumMargins(full.patches)).toBeCloseTo(full.score - full.threshold, 9);
+    const r = await patchface('compare', ...args, '--hide', 'lower-half', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.hide).toEqual(['lower-half']);
+    expect(json.kept).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(json.fullScore).toBeCloseTo(full.score, 12);
+    expect(Math.abs(json.score - full.score)).toBeGreaterThan(1e-3);
+    const calibrated = entry.hide?.['lower-half']?.threshold ?? null;
+    expect(json.threshold).toBe(calibrated);
+    expect(json.same).toBe(calibrated === null ? null : json.score >= calibrated);
+    for (const [i, p] of json.patches.entries()) {
+      if (i >= 21) expect(p).toMatchObject({ a: 0, b: 0, marginA: null, marginB: null });
+    }
+    expect(json.patches.reduce((s: number, p: { a: number }) => s + p.a, 0)).toBeCloseTo(json.score, 9);
+    if (calibrated !== null) expect(sumMargins(json.patches)).toBeCloseTo(json.score - calibrated, 9);
+    const t = await patchface('compare', ...args, '--hide', 'lower-half');
+    expect(t.stdout).toMatch(/Kept 21 of 49 patches/);
+    expect(t.stdout).toContain(`with the region hidden ${json.score.toFixed(4)}`);
+    // Every 56 px patch touches the eyes: the command says there is nothing left, not a number.
+    const none = await patchface('compare', ...args.slice(0, 2), '--model', 'rrf56', '--hide', 'eyes', '--json');
+    expect(none.code, none.stderr).toBe(0);
+    expect(JSON.parse(none.stdout)).toMatchObject({ score: null, same: null, kept: [] });
+    const bad = await patchface('compare', ...args, '--hide', 'chin');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown region "chin"; choose from eyes/);
   });
 
   it('compare names the file and the reason when a photo cannot be decoded', async () => {
@@ -188,5 +225,24 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     }
     // The same person scores above both pairs of different people.
     for (const same of scores.slice(0, 2)) for (const other of scores.slice(2, 4)) expect(same).toBeGreaterThan(other);
+
+    // --presets: every model with each region hidden alone; a patch model reuses its features
+    // (no new embedding), fullface runs again on the photo with the region in grey.
+    const presets = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'rrf56', '--model', 'fullface', '--presets', '--json');
+    expect(presets.code, presets.stderr).toBe(0);
+    const pj = JSON.parse(presets.stdout);
+    expect(Object.keys(pj.rrf56.hide)).toEqual(['eyes', 'nose', 'mouth', 'lower-half', 'upper-half', 'left-half', 'right-half']);
+    expect(pj.rrf56.hide.eyes).toBeNull();
+    expect(pj.rrf56.hide['lower-half'].keptPatches).toBe(5);
+    expect(pj.fullface.hide['lower-half'].keptPatches).toBeNull();
+    expect(pj.fullface.accuracy).toBe(json.fullface.accuracy);
+    // 6 photos x (rrf56 + fullface + fullface with each of 7 regions in grey) = 54 embeddings; 6 fullface ones were cached.
+    expect(presets.stderr).toMatch(/embedding cache: 6 of 63 image embeddings reused/);
+    const hidden = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'rrf56', '--model', 'fullface', '--hide', 'lower-half', '--json');
+    expect(hidden.code, hidden.stderr).toBe(0);
+    const hj = JSON.parse(hidden.stdout);
+    expect(hj.rrf56).toMatchObject({ hidden: ['lower-half'], keptPatches: 5, accuracy: pj.rrf56.hide['lower-half'].accuracy });
+    expect(hj.fullface.accuracy).toBe(pj.fullface.hide['lower-half'].accuracy);
+    expect(hidden.stderr).toMatch(/embedding cache: 12 of 14 image embeddings reused/);
   });
 });

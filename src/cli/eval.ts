@@ -4,8 +4,19 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { embedders, findModel, type Manifest, type ModelEntry } from '../core/manifest.ts';
-import { compareEmbeddings, embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
+import { compareHidden } from '../core/decision.ts';
+import { channelMean, embedders, findModel, type HiddenCalibration, type Manifest, type ModelEntry } from '../core/manifest.ts';
+import { embedFaces, pickFace, type Embedding, type PipelineOptions } from '../core/pipeline.ts';
+import {
+  greyOutHidden,
+  HIDE_PRESETS,
+  hiddenTag,
+  isNothingHidden,
+  keptPatches,
+  NOTHING_HIDDEN,
+  type HiddenRegion,
+  type HidePresetId,
+} from '../core/regions.ts';
 import { accuracyAt, bestThreshold, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
 import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
 import { EmbeddingCache } from '../node/embeddingCache.ts';
@@ -29,6 +40,10 @@ export interface EvalOptions {
   pipeline?: PipelineOptions;
   /** Reuse detections from earlier runs (default true). */
   cache?: boolean;
+  /** Regions hidden on every face (--hide): the figures are those of the restricted models. */
+  hidden?: HiddenRegion;
+  /** Also evaluate each model with each preset region hidden alone (--presets). */
+  presets?: boolean;
 }
 
 export interface EvalPair {
@@ -46,6 +61,11 @@ export interface ModelEvalJson {
   auc: number;
   pairs: number;
   noFace: number;
+  /** The regions hidden (--hide), and how many patches that keeps (null: fullface, or nothing hidden). */
+  hidden?: string[];
+  keptPatches?: number | null;
+  /** --presets: the same figures with each preset region hidden alone; null where no patch is left. */
+  hide?: Record<string, (Omit<ModelEvalJson, 'hide' | 'hidden' | 'folds'> & { keptPatches: number | null }) | null>;
 }
 
 export async function loadPairs(opts: Pick<EvalOptions, 'kind' | 'target' | 'root' | 'limit'>): Promise<{ root: string; pairs: EvalPair[] }> {
@@ -90,51 +110,83 @@ export async function forEachConcurrent<T>(items: T[], concurrency: number, fn: 
 }
 
 /**
- * Embeds every distinct image once with every model; a failed image maps to its error message.
- * With the detection cache, each model's embeddings are cached too (EmbeddingCache): a photo that
- * every model has already embedded under the same code and settings is not even decoded.
+ * One embedding of every image: a model's, of the photo as it is or, for a model without patches
+ * (fullface), with a region filled with the model's mean grey. Patch models never need the second
+ * kind: hiding drops patches from the features of the photo as it is.
+ */
+export interface EmbeddingJob {
+  model: ModelEntry;
+  hidden: HiddenRegion;
+}
+
+export function jobKey(model: ModelEntry, hidden: HiddenRegion): string {
+  return isNothingHidden(hidden) ? model.id : `${model.id}|${hiddenTag(hidden)}`;
+}
+
+/** The jobs that evaluating `models` under every region of `settings` needs. */
+export function embeddingJobs(models: ModelEntry[], settings: HiddenRegion[]): EmbeddingJob[] {
+  const jobs = new Map<string, EmbeddingJob>();
+  for (const model of models) {
+    for (const hidden of model.kind === 'fullface' ? settings : [NOTHING_HIDDEN]) jobs.set(jobKey(model, hidden), { model, hidden });
+  }
+  return [...jobs.values()];
+}
+
+/** The embedding a model compares under a hidden region: its own job for fullface, the photo's as it is otherwise. */
+function embeddingFor(perImage: Map<string, Embedding> | undefined, model: ModelEntry, hidden: HiddenRegion): Embedding | undefined {
+  return perImage?.get(jobKey(model, model.kind === 'fullface' ? hidden : NOTHING_HIDDEN));
+}
+
+/**
+ * Runs every job on every distinct image once; a failed image maps to its error message. With the
+ * detection cache, each job's embeddings are cached too (EmbeddingCache): a photo that every job
+ * has already embedded under the same code and settings is not even decoded.
  */
 export async function embedImages(
   files: string[],
   root: string,
-  models: ModelEntry[],
+  jobs: EmbeddingJob[],
   runner: OrtModelRunner,
   manifest: Manifest,
   pipeline: PipelineOptions = {},
   cache: FaceCache | null = null,
   label = 'images',
+  runtime: NodeRuntime = 'native',
 ): Promise<{ embeddings: Map<string, Map<string, Embedding>>; failures: Map<string, string>; reused: number }> {
   const embeddings = new Map<string, Map<string, Embedding>>();
   const failures = new Map<string, string>();
-  const stored = cache ? await Promise.all(models.map((m) => EmbeddingCache.open(m, pipeline, cache.signature, 'central'))) : null;
+  const pick = (hidden: HiddenRegion) => (isNothingHidden(hidden) ? 'central' : `central, hidden in grey: ${hiddenTag(hidden)}`);
+  const stored = cache ? await Promise.all(jobs.map((j) => EmbeddingCache.open(j.model, pipeline, cache.signature, pick(j.hidden), undefined, undefined, runtime))) : null;
   let reused = 0;
   const progress = createProgress(label, files.length);
   await forEachConcurrent(files, 2, async (file) => {
     try {
       const path = join(root, file);
-      const perModel = new Map<string, Embedding>();
+      const perJob = new Map<string, Embedding>();
       const read = await readPhotoFile(path);
       const key = stored ? photoKey(read) : '';
       if (stored) {
-        for (const c of stored) {
+        for (const [i, c] of stored.entries()) {
           const e = await c.get(key);
-          if (e) perModel.set(c.model.id, e);
+          if (e) perJob.set(jobKey(jobs[i].model, jobs[i].hidden), e);
         }
-        reused += perModel.size;
+        reused += perJob.size;
       }
-      if (perModel.size < models.length) {
+      if (perJob.size < jobs.length) {
         const { image } = await decodePhotoFile(path, read);
         const faces = await detectFacesCached(read, image, runner, manifest, pipeline, cache);
         const face = pickFace(faces, image, 'central');
         if (!face) throw new Error('no face found');
-        for (const [i, model] of models.entries()) {
-          if (perModel.has(model.id)) continue;
-          const [e] = await embedFaces([{ image, face }], model, runner, pipeline);
+        for (const [i, job] of jobs.entries()) {
+          const k = jobKey(job.model, job.hidden);
+          if (perJob.has(k)) continue;
+          const shown = isNothingHidden(job.hidden) ? image : greyOutHidden(image, face.landmarks5, job.hidden, channelMean(job.model));
+          const [e] = await embedFaces([{ image: shown, face }], job.model, runner, pipeline);
           await stored?.[i].set(key, e);
-          perModel.set(model.id, e);
+          perJob.set(k, e);
         }
       }
-      embeddings.set(file, new Map(models.map((m) => [m.id, perModel.get(m.id)!])));
+      embeddings.set(file, perJob);
     } catch (e) {
       const reason = (e as Error).message.replace(`${join(root, file)}: `, '');
       failures.set(file, reason);
@@ -146,14 +198,62 @@ export async function embedImages(
   return { embeddings, failures, reused };
 }
 
-export function scorePairs(pairs: EvalPair[], model: ModelEntry, embeddings: Map<string, Map<string, Embedding>>): Float64Array {
+/** Every pair's score under one model with `hidden` hidden (NaN: no face, or no patch left). */
+export function scorePairs(
+  pairs: EvalPair[],
+  model: ModelEntry,
+  embeddings: Map<string, Map<string, Embedding>>,
+  hidden: HiddenRegion = NOTHING_HIDDEN,
+): Float64Array {
   const scores = new Float64Array(pairs.length);
   pairs.forEach((p, i) => {
-    const ea = embeddings.get(p.a)?.get(model.id);
-    const eb = embeddings.get(p.b)?.get(model.id);
-    scores[i] = ea && eb ? compareEmbeddings(model, ea, eb).score : Number.NaN;
+    const ea = embeddingFor(embeddings.get(p.a), model, hidden);
+    const eb = embeddingFor(embeddings.get(p.b), model, hidden);
+    scores[i] = ea && eb ? compareHidden(model, ea, eb, hidden).score : Number.NaN;
   });
   return scores;
+}
+
+function keptCount(model: ModelEntry, hidden: HiddenRegion): number | null {
+  return model.kind === 'fullface' || isNothingHidden(hidden) ? null : keptPatches(model.patches ?? [], hidden).length;
+}
+
+/** Each preset hidden alone: the ten-fold figures, or null when no patch is left to score. */
+function presetEvaluations(
+  pairs: EvalPair[],
+  model: ModelEntry,
+  embeddings: Map<string, Map<string, Embedding>>,
+): NonNullable<ModelEvalJson['hide']> {
+  const same = pairs.map((p) => p.same);
+  const folds = pairs.map((p) => p.fold);
+  const out: NonNullable<ModelEvalJson['hide']> = {};
+  for (const preset of HIDE_PRESETS) {
+    const hidden: HiddenRegion = { presets: [preset.id], cells: [] };
+    const kept = keptCount(model, hidden);
+    if (kept === 0) {
+      out[preset.id] = null;
+      continue;
+    }
+    const ev = tenFoldEvaluation(scorePairs(pairs, model, embeddings, hidden), same, folds);
+    out[preset.id] = { accuracy: ev.accuracy, std: ev.std, threshold: ev.threshold, auc: ev.auc, pairs: ev.pairs, noFace: ev.noFace, keptPatches: kept };
+  }
+  return out;
+}
+
+/** The occlusion table: each model's accuracy with each preset hidden alone. */
+export function presetTable(result: Record<string, ModelEvalJson>): string {
+  const models = Object.keys(result).filter((id) => result[id].hide);
+  if (!models.length) return '';
+  const cell = (id: string, preset: HidePresetId) => {
+    const r = result[id].hide![preset];
+    if (!r) return 'no patch left'.padStart(24);
+    const kept = r.keptPatches === null ? '' : ` (${r.keptPatches} kept)`;
+    return `${(r.accuracy * 100).toFixed(2)} ± ${(r.std * 100).toFixed(2)}${kept}`.padStart(24);
+  };
+  const lines = [`${'hidden'.padEnd(12)}${models.map((id) => id.padStart(24)).join('')}`];
+  lines.push(`${'nothing'.padEnd(12)}${models.map((id) => `${(result[id].accuracy * 100).toFixed(2)} ± ${(result[id].std * 100).toFixed(2)}`.padStart(24)).join('')}`);
+  for (const p of HIDE_PRESETS) lines.push(`${p.id.padEnd(12)}${models.map((id) => cell(id, p.id)).join('')}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export async function runEval(opts: EvalOptions): Promise<number> {
@@ -162,20 +262,28 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     const manifest = runner.manifest;
     const models = opts.models?.length ? opts.models.map((id) => findModel(manifest, id)) : embedders(manifest);
     for (const m of models) if (m.role !== 'embedder') throw new Error(`"${m.id}" is a ${m.role} model, not a face embedding model`);
+    const hidden = opts.hidden ?? NOTHING_HIDDEN;
+    if (opts.writeManifest && !isNothingHidden(hidden)) throw new Error('--write-manifest stores the models as they are: leave out --hide');
     const { root, pairs } = await loadPairs(opts);
     const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
-    process.stderr.write(`${pairs.length} pairs, ${files.length} images, models: ${models.map((m) => m.id).join(', ')}\n`);
+    const settings = [hidden, ...(opts.presets ? HIDE_PRESETS.map((p): HiddenRegion => ({ presets: [p.id], cells: [] })) : [])];
+    const jobs = embeddingJobs(models, settings);
+    const hiddenNote = isNothingHidden(hidden) ? '' : `, hidden: ${hiddenTag(hidden)}`;
+    process.stderr.write(`${pairs.length} pairs, ${files.length} images, models: ${models.map((m) => m.id).join(', ')}${hiddenNote}\n`);
     const t0 = Date.now();
     const cache = opts.cache === false ? null : await FaceCache.open(manifest, opts.pipeline);
     if (cache?.size) process.stderr.write(`detection cache: ${cache.size} photos known (--no-cache to recompute)\n`);
-    const { embeddings, failures, reused } = await embedImages(files, root, models, runner, manifest, opts.pipeline, cache);
+    const { embeddings, failures, reused } = await embedImages(files, root, jobs, runner, manifest, opts.pipeline, cache, 'images', opts.runtime);
     if (reused) {
-      process.stderr.write(`embedding cache: ${reused} of ${files.length * models.length} image embeddings reused from earlier runs of the same code and models\n`);
+      process.stderr.write(`embedding cache: ${reused} of ${files.length * jobs.length} image embeddings reused from earlier runs of the same code and models\n`);
     }
     const seconds = (Date.now() - t0) / 1000;
     const same = pairs.map((p) => p.same);
     const folds = pairs.map((p) => p.fold);
-    const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings));
+    for (const model of models) {
+      if (keptCount(model, hidden) === 0) throw new Error(`${model.id}: every patch touches the hidden region (${hiddenTag(hidden)}); nothing is left to score`);
+    }
+    const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings, hidden));
     const evaluations = scoresByModel.map((scores) => tenFoldEvaluation(scores, same, folds));
     const result: Record<string, ModelEvalJson> = {};
     for (const [m, model] of models.entries()) {
@@ -188,6 +296,8 @@ export async function runEval(opts: EvalOptions): Promise<number> {
         auc: ev.auc,
         pairs: ev.pairs,
         noFace: ev.noFace,
+        ...(isNothingHidden(hidden) ? {} : { hidden: [...hidden.presets], keptPatches: keptCount(model, hidden) }),
+        ...(opts.presets ? { hide: presetEvaluations(pairs, model, embeddings) } : {}),
       };
     }
     process.stderr.write(
@@ -209,9 +319,12 @@ export async function runEval(opts: EvalOptions): Promise<number> {
       for (const [id, r] of Object.entries(result)) {
         process.stdout.write(
           `${id.padEnd(10)} accuracy ${(r.accuracy * 100).toFixed(2)}% ± ${(r.std * 100).toFixed(2)}  AUC ${r.auc.toFixed(4)}  ` +
-            `threshold ${r.threshold.toFixed(4)}  pairs ${r.pairs}  pairs without a face ${r.noFace}\n`,
+            `threshold ${r.threshold.toFixed(4)}  pairs ${r.pairs}  pairs without a face ${r.noFace}` +
+            (r.keptPatches != null ? `  patches kept ${r.keptPatches}` : '') +
+            '\n',
         );
       }
+      if (opts.presets) process.stdout.write(`\nLFW accuracy (%) with one region hidden on both faces:\n${presetTable(result)}`);
     }
     return 0;
   } finally {
@@ -270,6 +383,13 @@ async function storeLfwResults(result: Record<string, ModelEvalJson>): Promise<v
     const entry = findModel(manifest, id);
     entry.threshold = r.threshold;
     entry.lfw = { accuracy: r.accuracy, std: r.std, protocol: '10-fold, 6000 pairs', folds: r.folds, auc: r.auc, noFace: r.noFace };
+    if (r.hide) {
+      const hide: Record<string, HiddenCalibration> = {};
+      for (const [id, h] of Object.entries(r.hide)) {
+        if (h) hide[id] = { threshold: h.threshold, accuracy: h.accuracy, std: h.std, auc: h.auc, keptPatches: h.keptPatches };
+      }
+      entry.hide = hide;
+    }
   }
   await writeFile(MANIFEST_PATH, `${JSON.stringify(manifest, null, 2)}\n`);
   process.stderr.write(`wrote LFW thresholds to ${MANIFEST_PATH}\n`);

@@ -9,13 +9,14 @@ import { runBench } from './bench.ts';
 import { runPrepareTraining } from './prepareTraining.ts';
 import type { FullfaceCrop, PipelineOptions } from '../core/pipeline.ts';
 import { NODE_RUNTIMES, type NodeRuntime } from '../node/runtime.ts';
+import { HIDE_PRESET_IDS, parseHidePresets, type HiddenRegion } from '../core/regions.ts';
 
 const USAGE = `patchface - locally additive face similarity
 
 Usage:
-  patchface compare A B [--model ID] [--face-a N] [--face-b N] [--json]
-  patchface eval lfw DIR [--model ID ...] [--json] [--write-manifest] [--scores FILE]
-  patchface eval pairs FILE --root DIR [--model ID ...] [--json] [--scores FILE]
+  patchface compare A B [--model ID] [--face-a N] [--face-b N] [--hide REGIONS] [--json]
+  patchface eval lfw DIR [--model ID ...] [--hide REGIONS] [--presets] [--json] [--write-manifest] [--scores FILE]
+  patchface eval pairs FILE --root DIR [--model ID ...] [--hide REGIONS] [--presets] [--json] [--scores FILE]
   patchface bench [PHOTO ...] [--runs N] [--json]
   patchface prepare-training DATA_DIR --out CACHE_DIR   (training data for training/)
 
@@ -23,8 +24,13 @@ Options:
   --model ID        embedding model (see public/models/manifest.json); eval: repeatable,
                     default every embedding model; compare: default rrf28 if present, else fullface
   --face-a N        which face of photo A to use, 1 = largest (default 1)
+  --hide REGIONS    hide face regions on both faces, comma-separated: ${HIDE_PRESET_IDS.join(', ')};
+                    a patch model drops every patch that touches them (no new network pass),
+                    fullface sees them filled with its mean grey
+  --presets         (eval) also evaluate every model with each region above hidden alone
   --json            machine-readable output on stdout
-  --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest
+  --write-manifest  (eval lfw) store each model's LFW threshold and accuracy in the manifest,
+                    and those with each region hidden (implies --presets)
   --scores FILE     (eval) also write every pair's score under every model to FILE (TSV),
                     with whether the protocol got it right; a pair without a face scores NaN
   --threads N       inference threads (default: all cores)
@@ -57,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
         'face-b': { type: 'string' },
         'write-manifest': { type: 'boolean', default: false },
         scores: { type: 'string' },
+        hide: { type: 'string' },
+        presets: { type: 'boolean', default: false },
         'no-cache': { type: 'boolean', default: false },
         threads: { type: 'string' },
         runtime: { type: 'string' },
@@ -91,6 +99,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`patchface: --fullface-crop must be dlib68, dlib5 or faceapi\n`);
     return 2;
   }
+  let hidden: HiddenRegion | undefined;
+  try {
+    hidden = values.hide === undefined ? undefined : { presets: parseHidePresets(values.hide), cells: [] };
+  } catch (e) {
+    process.stderr.write(`patchface: --hide: ${(e as Error).message}\n`);
+    return 2;
+  }
   const fallback = values['fallback-detector'];
   const pipeline: PipelineOptions = {
     detector: values.detector,
@@ -111,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         threads,
         runtime,
         pipeline,
+        hidden,
       });
     }
     if (command === 'eval') {
@@ -126,6 +142,8 @@ export async function main(argv: string[]): Promise<number> {
         json: values.json,
         writeManifest: values['write-manifest'],
         scoresFile: values.scores,
+        hidden,
+        presets: values.presets || values['write-manifest'],
         threads,
         runtime,
         pipeline,

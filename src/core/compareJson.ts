@@ -2,18 +2,28 @@
  * The JSON shape of `patchface compare --json`, shared by the CLI and the app's JSON export so
  * that both always write the same fields. Pure: no DOM, runtime or node: imports.
  */
-import type { Comparison } from './pipeline.ts';
+import { decisionMargins, type RestrictedComparison } from './decision.ts';
 import type { DetectedFace } from './types.ts';
 
 export interface CompareJson {
   model: string;
-  score: number;
+  /** The score with the hidden regions' patches dropped (null when none is left). */
+  score: number | null;
+  /** The threshold calibrated for exactly this hidden region, or null (then no verdict). */
   threshold: number | null;
   same: boolean | null;
   faces: Record<'a' | 'b', { box: number[]; landmarks5: number[]; score: number; found: number }>;
-  patches: { box: number[]; a: number; b: number }[];
+  /** Every patch; a dropped one contributes 0 and has null margins. marginA/B: c_i - t / K (null without a threshold). */
+  patches: { box: number[]; a: number; b: number; marginA: number | null; marginB: number | null }[];
   /** The part of the score from the model's constant coordinate (in every patch alike); null without one. */
   constantPart: number | null;
+  /** Hidden presets (src/core/regions.ts ids), and free-form hidden 14 px cells. */
+  hide: string[];
+  cells: number[];
+  /** Indices of the patches kept. */
+  kept: number[];
+  /** The score with nothing hidden. */
+  fullScore: number;
 }
 
 /**
@@ -40,20 +50,34 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-export function toCompareJson(result: Comparison, a: ChosenFace, b: ChosenFace): CompareJson {
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+
+export function toCompareJson(result: RestrictedComparison, a: ChosenFace, b: ChosenFace, fullScore: number): CompareJson {
   const face = (f: ChosenFace) => ({
     box: f.face.box.map((v) => round(v)),
     landmarks5: Array.from(f.face.landmarks5, (v) => round(v)),
     score: round(f.face.score, 4),
     found: f.faces.length,
   });
+  const marginA = decisionMargins(result, 'a');
+  const marginB = decisionMargins(result, 'b');
   return {
     model: result.model,
-    score: result.score,
+    score: finiteOrNull(result.score),
     threshold: result.threshold,
     same: result.same,
     faces: { a: face(a), b: face(b) },
-    patches: result.patches.map((p) => ({ box: [...p.box], a: p.a, b: p.b })),
+    patches: result.patches.map((p, i) => ({
+      box: [...p.box],
+      a: p.a,
+      b: p.b,
+      marginA: marginA ? finiteOrNull(marginA[i]) : null,
+      marginB: marginB ? finiteOrNull(marginB[i]) : null,
+    })),
     constantPart: result.constantPart,
+    hide: [...result.hidden.presets],
+    cells: [...result.hidden.cells],
+    kept: [...result.kept],
+    fullScore,
   };
 }

@@ -9,9 +9,9 @@
  *
  * Pure module: no DOM, runtime or node: imports.
  */
-import { ALIGNED_SIZE, ARCFACE_TEMPLATE_112 } from './align.ts';
+import { ALIGNED_SIZE, applyAffine, ARCFACE_TEMPLATE_112, estimateSimilarity, invertAffine, type Points2D } from './align.ts';
 import { boxesOverlap } from './heatmap.ts';
-import type { BoxXYWH } from './types.ts';
+import type { BoxXYWH, RgbImage } from './types.ts';
 
 export const HIDE_PRESET_IDS = ['eyes', 'nose', 'mouth', 'lower-half', 'upper-half', 'left-half', 'right-half'] as const;
 export type HidePresetId = (typeof HIDE_PRESET_IDS)[number];
@@ -49,11 +49,11 @@ function box(x0: number, y0: number, x1: number, y1: number): BoxXYWH {
  * left and right as in the image).
  */
 export const HIDE_PRESETS: readonly HidePreset[] = Object.freeze([
-  { id: 'eyes', label: 'Eyes', meaning: 'both eyes and brows (sunglasses)', rect: box(eyeLx - 16, eyeY - 10, eyeRx + 16, eyeY + 10) },
+  { id: 'eyes', label: 'Eyes', meaning: 'both eyes and brows, as sunglasses cover them', rect: box(eyeLx - 16, eyeY - 10, eyeRx + 16, eyeY + 10) },
   { id: 'nose', label: 'Nose', meaning: 'the nose', rect: box(noseX - 12, eyeY + 6, noseX + 12, noseY + 8) },
   { id: 'mouth', label: 'Mouth', meaning: 'the mouth', rect: box(mouthLx - 8, mouthY - 9, mouthRx + 8, mouthY + 9) },
-  { id: 'lower-half', label: 'Lower half', meaning: 'nose, mouth and chin (a face mask)', rect: box(0, midY, ALIGNED_SIZE, ALIGNED_SIZE) },
-  { id: 'upper-half', label: 'Upper half', meaning: 'eyes and forehead (sunglasses and a hat)', rect: box(0, 0, ALIGNED_SIZE, midY) },
+  { id: 'lower-half', label: 'Lower half', meaning: 'nose, mouth and chin, as a face mask covers them', rect: box(0, midY, ALIGNED_SIZE, ALIGNED_SIZE) },
+  { id: 'upper-half', label: 'Upper half', meaning: 'eyes and forehead, as sunglasses and a hat cover them', rect: box(0, 0, ALIGNED_SIZE, midY) },
   { id: 'left-half', label: 'Left half', meaning: 'the left half of the image', rect: box(0, 0, half, ALIGNED_SIZE) },
   { id: 'right-half', label: 'Right half', meaning: 'the right half of the image', rect: box(half, 0, ALIGNED_SIZE, ALIGNED_SIZE) },
 ]);
@@ -130,4 +130,49 @@ export function parseHidePresets(text: string): HidePresetId[] {
     }
   }
   return [...new Set(ids as HidePresetId[])].sort((a, b) => HIDE_PRESET_IDS.indexOf(a) - HIDE_PRESET_IDS.indexOf(b));
+}
+
+/**
+ * The black-box way to hide a region, for a model without patches (fullface): a copy of the photo
+ * whose pixels that alignment maps into the hidden region are set to `grey`; the model then runs
+ * again on it. The region is found through the same 5-point alignment as the patch models', so
+ * both hide the same part of the face.
+ */
+export function greyOutHidden(img: RgbImage, landmarks5: Points2D, region: HiddenRegion, grey: readonly [number, number, number]): RgbImage {
+  const data = new Uint8Array(img.data);
+  if (isNothingHidden(region)) return { width: img.width, height: img.height, data };
+  const toAligned = estimateSimilarity(landmarks5, ARCFACE_TEMPLATE_112);
+  const toSource = invertAffine(toAligned);
+  const mask = hiddenMask(region);
+  const corners = [
+    [0, 0],
+    [ALIGNED_SIZE, 0],
+    [0, ALIGNED_SIZE],
+    [ALIGNED_SIZE, ALIGNED_SIZE],
+  ].map(([x, y]) => applyAffine(toSource, x, y));
+  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0]))));
+  const x1 = Math.min(img.width - 1, Math.ceil(Math.max(...corners.map((c) => c[0]))));
+  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))));
+  const y1 = Math.min(img.height - 1, Math.ceil(Math.max(...corners.map((c) => c[1]))));
+  const fill = grey.map((v) => Math.round(v));
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      const [u, v] = applyAffine(toAligned, x, y);
+      const ui = Math.round(u);
+      const vi = Math.round(v);
+      if (ui < 0 || vi < 0 || ui >= ALIGNED_SIZE || vi >= ALIGNED_SIZE || !mask[vi * ALIGNED_SIZE + ui]) continue;
+      const k = (y * img.width + x) * 3;
+      data[k] = fill[0];
+      data[k + 1] = fill[1];
+      data[k + 2] = fill[2];
+    }
+  }
+  return { width: img.width, height: img.height, data };
+}
+
+/** A short name for a hidden region, for cache keys and labels: "eyes+mouth", "cells:0,9", "none". */
+export function hiddenTag(region: HiddenRegion): string {
+  const parts: string[] = [...region.presets];
+  if (region.cells.length) parts.push(`cells:${[...region.cells].sort((a, b) => a - b).join(',')}`);
+  return parts.length ? parts.join('+') : 'none';
 }

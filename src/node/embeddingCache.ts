@@ -43,6 +43,7 @@ export class EmbeddingCache {
     pick: string,
     dir = CACHE_DIR,
     code = codeFingerprint(),
+    runtime = 'native',
   ): Promise<EmbeddingCache> {
     const signature = JSON.stringify({
       v: 1,
@@ -52,6 +53,8 @@ export class EmbeddingCache {
       detections,
       pick,
       code,
+      // Only when not the default, so the default's caches keep their name.
+      ...(runtime === 'native' ? {} : { runtime }),
     });
     const name = createHash('sha256').update(signature).digest('hex').slice(0, 16);
     const folder = join(dir, `embeddings-${model.id}-${name}`);
