@@ -25,7 +25,11 @@ export const DEFAULT_SAMPLES_DIR = resolve(PROJECT_ROOT, '../shared/data/samples
 const MODELS_DIR = join(PROJECT_ROOT, 'public/models');
 const FACEAPI_DIR = join(PROJECT_ROOT, 'node_modules/@vladmandic/face-api');
 
-/** Acceptance limits (see the task brief); SSD limits are on decoded boxes in 0..1 units. */
+/**
+ * How closely the ONNX conversion must match face-api's own outputs: descriptorCos is the least
+ * cosine accepted; each other entry is a bound the largest absolute difference must stay below.
+ * SSD limits are on decoded boxes in 0..1 units.
+ */
 export const TOLERANCES = {
   tinyRaw: 1e-3,
   ssdBox: 1e-3,

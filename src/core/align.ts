@@ -16,7 +16,7 @@ export type Points2D = ArrayLike<number>;
 /**
  * The standard ArcFace / InsightFace 5-point template for 112x112 faces, in aligned pixels:
  * left eye centre, right eye centre, nose tip, left mouth corner, right mouth corner
- * (image left/right). Values from DESIGN.md.
+ * (image left/right). Values as in docs/DESIGN.md.
  */
 export const ARCFACE_TEMPLATE_112: readonly number[] = Object.freeze([
   38.2946, 51.6963,
@@ -220,7 +220,7 @@ export function alignToTemplate(img: RgbImage, landmarks5: Points2D, template: P
   return { face, transform };
 }
 
-/** 5-point alignment to the ArcFace 112x112 template (DESIGN.md, pipeline stage "align"). */
+/** 5-point alignment to the ArcFace 112x112 template (docs/DESIGN.md, pipeline step "Align"). */
 export function alignFace112(img: RgbImage, landmarks5: Points2D): AlignedFace {
   return alignToTemplate(img, landmarks5, ARCFACE_TEMPLATE_112, ALIGNED_SIZE);
 }

@@ -1,7 +1,7 @@
 /**
- * The exact decompositions of DESIGN.md ("The method"). Every number returned here adds up
- * to the score it explains, to float64 precision. All arithmetic is float64, whatever the
- * precision of the inputs.
+ * The exact decompositions of docs/DESIGN.md ("Decompositions"). Every number returned here
+ * adds up to the score it explains, to float64 precision. All arithmetic is float64, whatever
+ * the precision of the inputs.
  *
  * Feature layout: `a` and `b` are row-major P x D (patch i's feature at [i*D, (i+1)*D)).
  *

@@ -1,5 +1,5 @@
 /**
- * The model contract (DESIGN.md): `public/models/manifest.json`, written by the export and
+ * The model contract (docs/DESIGN.md): `public/models/manifest.json`, written by the export and
  * conversion scripts, read by the app, the CLI and the evaluation. Pure: no I/O here.
  */
 import type { BoxXYWH } from './types.ts';

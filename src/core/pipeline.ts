@@ -1,5 +1,5 @@
 /**
- * The one pipeline (DESIGN.md): detect -> landmarks -> 5 points -> align -> embed -> decompose.
+ * The one pipeline (docs/DESIGN.md): detect -> landmarks -> 5 points -> align -> embed -> decompose.
  *
  * Pure orchestration over a `ModelRunner`, so the browser worker, the CLI, the evaluation and
  * the training-data preparation all run exactly this code; only the runner differs.
