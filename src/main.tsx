@@ -3,12 +3,12 @@ import { createRoot } from 'react-dom/client';
 import { createInferenceClient } from './inference/client.ts';
 import { Controller } from './state/controller.ts';
 import { useAppStore } from './state/store.ts';
-import { epFromSearch, syncPatchSizeWithUrl } from './state/urlSync.ts';
+import { epFromSearch, syncViewWithUrl } from './state/urlSync.ts';
 import { App } from './ui/App.tsx';
 import { ControllerContext } from './ui/context.tsx';
 import './ui/app.css';
 
-syncPatchSizeWithUrl();
+syncViewWithUrl();
 const controller = new Controller(createInferenceClient(), {
   ep: epFromSearch(location.search),
   modelsBase: new URL('models/', new URL(import.meta.env.BASE_URL, location.href)).href,

@@ -1,8 +1,10 @@
 /** Derived values: which model a patch size means, and the comparison of the two loaded faces. */
+import { compareHidden, decisionMargins, type RestrictedComparison } from '../core/decision.ts';
 import { patchToPatchMatrix } from '../core/decompose.ts';
 import type { Manifest, ModelEntry } from '../core/manifest.ts';
-import { compareEmbeddings, type Comparison, type Embedding } from '../core/pipeline.ts';
-import type { PanelState, PatchSize } from './store.ts';
+import { compareEmbeddings, type Embedding } from '../core/pipeline.ts';
+import type { HiddenRegion } from '../core/regions.ts';
+import type { HeatmapView, PanelState, PatchSize } from './store.ts';
 
 /** Patch embedders (mean-cosine or region-weighted) in the manifest. */
 export function patchModels(manifest: Manifest): ModelEntry[] {
@@ -29,10 +31,22 @@ export function embedderIds(manifest: Manifest): string[] {
 
 export interface ExplorerResult {
   model: ModelEntry;
-  comparison: Comparison;
-  /** Row-major P x P (mean-cosine only): M_ij = agreement of patch i of A with patch j of B. */
+  /** The comparison over the kept patches (all of them when nothing is hidden). */
+  comparison: RestrictedComparison;
+  /** The score with nothing hidden. */
+  fullScore: number;
+  /**
+   * What the maps, bars and inspector show per patch: decision margins m_i = c_i - t / K, or the
+   * contributions c_i; NaN for a dropped patch. The view asked for, unless the model has no
+   * threshold for this hidden region (then 'score').
+   */
+  view: HeatmapView;
+  valuesA: Float64Array;
+  valuesB: Float64Array;
+  /** Row-major P x P (mean-cosine only): M_ij = agreement of patch i of A with patch j of B; 0 for a dropped patch. */
   matrix: Float64Array | null;
   baseline: { model: ModelEntry; score: number } | null;
+  /** Sums of valuesA / valuesB over the kept patches: the score, or score - threshold. */
   sumA: number;
   sumB: number;
 }
@@ -40,12 +54,35 @@ export interface ExplorerResult {
 let memo: { key: unknown[]; value: ExplorerResult | null } | null = null;
 
 /** The comparison shown, or null until both faces are embedded. Memoised on its inputs' identities. */
-export function selectResult(manifest: Manifest | null, a: PanelState, b: PanelState, size: PatchSize): ExplorerResult | null {
-  const key = [manifest, a.embeddings, b.embeddings, size];
+export function selectResult(
+  manifest: Manifest | null,
+  a: PanelState,
+  b: PanelState,
+  size: PatchSize,
+  view: HeatmapView = 'decision',
+  hidden: HiddenRegion = { presets: [], cells: [] },
+): ExplorerResult | null {
+  const key = [manifest, a.embeddings, b.embeddings, size, view, hidden];
   if (memo && memo.key.every((k, i) => k === key[i])) return memo.value;
-  const value = computeResult(manifest, a.embeddings, b.embeddings, size);
+  const value = computeResult(manifest, a.embeddings, b.embeddings, size, view, hidden);
   memo = { key, value };
   return value;
+}
+
+/** M over the kept patches, placed back in the full P x P grid. */
+function keptMatrix(ea: Embedding, eb: Embedding, kept: number[]): Float64Array {
+  const P = ea.patches;
+  const D = ea.dim;
+  const pick = (e: Embedding) => {
+    const out = new Float32Array(kept.length * D);
+    kept.forEach((p, k) => out.set(e.features.subarray(p * D, (p + 1) * D), k * D));
+    return out;
+  };
+  const M = new Float64Array(P * P);
+  if (kept.length === 0) return M;
+  const sub = patchToPatchMatrix(pick(ea), pick(eb), kept.length, D);
+  kept.forEach((i, ki) => kept.forEach((j, kj) => (M[i * P + j] = sub[ki * kept.length + kj])));
+  return M;
 }
 
 function computeResult(
@@ -53,16 +90,25 @@ function computeResult(
   ea: Record<string, Embedding>,
   eb: Record<string, Embedding>,
   size: PatchSize,
+  requested: HeatmapView,
+  hidden: HiddenRegion,
 ): ExplorerResult | null {
   if (!manifest) return null;
   const model = modelForPatchSize(manifest, size);
   if (!model || !ea[model.id] || !eb[model.id]) return null;
-  const comparison = compareEmbeddings(model, ea[model.id], eb[model.id]);
-  const matrix = model.kind === 'mean-cosine' ? patchToPatchMatrix(ea[model.id].features, eb[model.id].features, ea[model.id].patches, ea[model.id].dim) : null;
+  const comparison = compareHidden(model, ea[model.id], eb[model.id], hidden);
+  const fullScore = comparison.kept.length === comparison.patches.length ? comparison.score : compareHidden(model, ea[model.id], eb[model.id]).score;
+  const marginsA = requested === 'decision' ? decisionMargins(comparison, 'a') : null;
+  const marginsB = requested === 'decision' ? decisionMargins(comparison, 'b') : null;
+  const view: HeatmapView = marginsA && marginsB ? 'decision' : 'score';
+  const kept = new Set(comparison.kept);
+  const contributions = (face: 'a' | 'b') => Float64Array.from(comparison.patches, (p, i) => (kept.has(i) ? p[face] : Number.NaN));
+  const valuesA = marginsA && marginsB ? marginsA : contributions('a');
+  const valuesB = marginsA && marginsB ? marginsB : contributions('b');
+  const matrix = model.kind === 'mean-cosine' ? keptMatrix(ea[model.id], eb[model.id], comparison.kept) : null;
   const full = fullfaceModel(manifest);
   const baseline =
     full && ea[full.id] && eb[full.id] ? { model: full, score: compareEmbeddings(full, ea[full.id], eb[full.id]).score } : null;
-  const sumA = comparison.patches.reduce((s, p) => s + p.a, 0);
-  const sumB = comparison.patches.reduce((s, p) => s + p.b, 0);
-  return { model, comparison, matrix, baseline, sumA, sumB };
+  const sum = (v: Float64Array) => v.reduce((s, x) => (Number.isFinite(x) ? s + x : s), 0);
+  return { model, comparison, fullScore, view, valuesA, valuesB, matrix, baseline, sumA: sum(valuesA), sumB: sum(valuesB) };
 }

@@ -5,6 +5,7 @@
  */
 import { create } from 'zustand';
 import type { Manifest } from '../core/manifest.ts';
+import { NOTHING_HIDDEN, type HiddenRegion, type HidePresetId } from '../core/regions.ts';
 import type { Embedding } from '../core/pipeline.ts';
 import type { RgbImage } from '../core/types.ts';
 import type { Backend, FaceInfo, StageTimings } from '../inference/protocol.ts';
@@ -59,8 +60,16 @@ export interface Hover {
   index: number;
 }
 
+/** 'decision': each patch's margin c_i - t / K (centred on the threshold); 'score': its contribution c_i. */
+export type HeatmapView = 'decision' | 'score';
+
 export interface ViewState {
   patchSize: PatchSize;
+  heatmap: HeatmapView;
+  /** Regions hidden on both faces. */
+  hidden: HiddenRegion;
+  /** Clicks and drags on a face hide 14 px cells instead of inspecting patches. */
+  drawing: boolean;
   /** Heatmap opacity, 0..1. */
   opacity: number;
   hover: Hover | null;
@@ -79,6 +88,12 @@ export interface AppActions {
   setPatchSize(size: PatchSize): void;
   setOpacity(opacity: number): void;
   setHover(hover: Hover | null): void;
+  setHeatmap(view: HeatmapView): void;
+  togglePreset(id: HidePresetId): void;
+  /** Hides (or shows again) free-form cells. */
+  setCells(cells: readonly number[], hidden: boolean): void;
+  setHidden(hidden: HiddenRegion): void;
+  setDrawing(drawing: boolean): void;
 }
 
 export function emptyPanel(token = 0): PanelState {
@@ -105,7 +120,7 @@ export function initialAppState(): AppState {
   return {
     panels: { a: emptyPanel(), b: emptyPanel() },
     inference: { status: 'starting', backend: null, threads: 0, adapter: null, manifest: null, error: null, models: {} },
-    view: { patchSize: 28, opacity: 0.6, hover: null },
+    view: { patchSize: 28, heatmap: 'decision', hidden: NOTHING_HIDDEN, drawing: false, opacity: 0.6, hover: null },
   };
 }
 
@@ -117,6 +132,24 @@ export const useAppStore = create<AppState & AppActions>()((set) => ({
     set((s) => ({ inference: { ...s.inference, models: { ...s.inference.models, [modelId]: progress } } })),
   setPatchSize: (patchSize) => set((s) => ({ view: { ...s.view, patchSize, hover: null } })),
   setOpacity: (opacity) => set((s) => ({ view: { ...s.view, opacity: Math.max(0, Math.min(1, opacity)) } })),
+  setHeatmap: (heatmap) => set((s) => ({ view: { ...s.view, heatmap } })),
+  togglePreset: (id) =>
+    set((s) => {
+      const { presets, cells } = s.view.hidden;
+      const next = presets.includes(id) ? presets.filter((p) => p !== id) : [...presets, id];
+      return { view: { ...s.view, hidden: { presets: next, cells } } };
+    }),
+  setCells: (changed, hide) =>
+    set((s) => {
+      const cells = new Set(s.view.hidden.cells);
+      for (const c of changed) {
+        if (hide) cells.add(c);
+        else cells.delete(c);
+      }
+      return { view: { ...s.view, hidden: { presets: s.view.hidden.presets, cells: [...cells].sort((a, b) => a - b) } } };
+    }),
+  setHidden: (hidden) => set((s) => ({ view: { ...s.view, hidden } })),
+  setDrawing: (drawing) => set((s) => ({ view: { ...s.view, drawing } })),
   setHover: (hover) =>
     set((s) => (s.view.hover?.face === hover?.face && s.view.hover?.index === hover?.index ? s : { view: { ...s.view, hover } })),
 }));

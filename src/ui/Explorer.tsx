@@ -5,6 +5,8 @@ import { selectResult, type ExplorerResult } from '../state/selectors.ts';
 import { useAppStore } from '../state/store.ts';
 import { compareJsonOf, comparisonPng, download } from './exportFiles.ts';
 import { FaceMap } from './FaceMap.tsx';
+import { HeatmapToggle } from './HeatmapToggle.tsx';
+import { HideControls } from './HideControls.tsx';
 import { Inspector } from './Inspector.tsx';
 import { Legend } from './Legend.tsx';
 import { PatchBars } from './PatchBars.tsx';
@@ -16,7 +18,9 @@ export function useExplorerResult(): ExplorerResult | null {
   const a = useAppStore((s) => s.panels.a);
   const b = useAppStore((s) => s.panels.b);
   const size = useAppStore((s) => s.view.patchSize);
-  return selectResult(manifest, a, b, size);
+  const view = useAppStore((s) => s.view.heatmap);
+  const hidden = useAppStore((s) => s.view.hidden);
+  return selectResult(manifest, a, b, size, view, hidden);
 }
 
 function waitingText(): string {
@@ -26,18 +30,22 @@ function waitingText(): string {
   return missing.length ? `Load photo ${missing.join(' and ')} to compare.` : 'Computing…';
 }
 
+/** A dropped patch has no value: it adds nothing to the map. */
+const finiteOrZero = (v: Float64Array) => Float64Array.from(v, (x) => (Number.isFinite(x) ? x : 0));
+
 export function Explorer() {
   const result = useExplorerResult();
   const alignedA = useAppStore((s) => s.panels.a.aligned);
   const alignedB = useAppStore((s) => s.panels.b.aligned);
   const opacity = useAppStore((s) => s.view.opacity);
   const setOpacity = useAppStore((s) => s.setOpacity);
+  const drawing = useAppStore((s) => s.view.drawing);
   useAppStore((s) => [s.panels.a.status, s.panels.b.status, s.inference.status].join());
   const maps = useMemo(() => {
     if (!result) return null;
     const boxes = result.comparison.patches.map((p) => p.box);
-    const a = patchHeatmap(result.comparison.patches.map((p) => p.a), boxes);
-    const b = patchHeatmap(result.comparison.patches.map((p) => p.b), boxes);
+    const a = patchHeatmap(finiteOrZero(result.valuesA), boxes);
+    const b = patchHeatmap(finiteOrZero(result.valuesB), boxes);
     return { a, b, vmax: sharedScale(a, b) };
   }, [result]);
 
@@ -50,12 +58,14 @@ export function Explorer() {
     const { a, b } = useAppStore.getState().panels;
     download(new Blob([`${JSON.stringify(compareJsonOf(result, a, b), null, 2)}\n`], { type: 'application/json' }), `patchface-${result.model.id}.json`);
   };
+  const decisionAvailable = !result || result.comparison.threshold !== null;
 
   return (
     <div className="explorer">
       <ScorePanel result={result} waiting={waitingText()} />
       <div className="controls">
         <PatchSizeToggle />
+        <HeatmapToggle decisionAvailable={decisionAvailable} />
         <label className="opacity">
           Heatmap opacity
           <input type="range" min={0} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.currentTarget.value))} />
@@ -67,6 +77,12 @@ export function Explorer() {
           Export JSON
         </button>
       </div>
+      <HideControls />
+      <p id="draw-help" className="hint">
+        {drawing
+          ? 'Drawing: click or drag on a face to hide 14 px cells on both faces (again to show them); with a face focused, Space hides the focused patch.'
+          : 'A hidden region drops every patch that touches it; the score is recomputed from the stored patch features, with no new network pass.'}
+      </p>
       {result && maps && alignedA && alignedB && (
         <>
           <div className="maps">
@@ -74,7 +90,7 @@ export function Explorer() {
             <Inspector result={result} />
             <FaceMap panel="b" aligned={alignedB} map={maps.b} vmax={maps.vmax} result={result} />
           </div>
-          <Legend vmax={maps.vmax} />
+          <Legend vmax={maps.vmax} view={result.view} />
           <div className="bar-charts">
             <PatchBars result={result} face="a" />
             <PatchBars result={result} face="b" />

@@ -1,10 +1,17 @@
 /**
  * One aligned face with its exact heatmap. Three layers: the face, the heatmap canvas (redrawn
- * only when its map or scale change; opacity is CSS), and an SVG layer for grid, hover and the
- * other face's patch-to-patch agreement. Hit-testing is the pure `patchAt`.
+ * only when its map or scale change; opacity is CSS), and an SVG layer for grid, hidden and
+ * dropped patches, hover and the other face's patch-to-patch agreement. Hit-testing is the pure
+ * `patchAt` / `cellAt`.
+ *
+ * Pointer: hovering inspects a patch; a tap (touch, pen) or a click pins it. With "Draw to hide"
+ * on, a click or a drag hides 14 px cells (or shows them again when the first cell was hidden).
+ * Keyboard: arrows move between patches, Space or Enter (drawing) hides the focused patch, Escape
+ * clears the inspection.
  */
-import { useEffect, useRef, type KeyboardEvent, type MouseEvent } from 'react';
+import { useEffect, useRef, type KeyboardEvent, type PointerEvent } from 'react';
 import { cellFontSize, divergingColor, gridLines, heatmapRgba, labelledCells, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
+import { cellAt, cellBox, CELLS_PER_SIDE, hiddenBoxes } from '../core/regions.ts';
 import type { BoxXYWH, RgbImage } from '../core/types.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import { useAppStore, type PanelId } from '../state/store.ts';
@@ -34,10 +41,25 @@ function crossValues(result: ExplorerResult, panel: PanelId, otherIndex: number)
   return Array.from({ length: P }, (_, k) => (k === otherIndex ? result.comparison.patches[k][panel] : 0));
 }
 
+/** The 14 px cells inside a patch box. */
+function cellsOf([x, y, w, h]: BoxXYWH): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < CELLS_PER_SIDE * CELLS_PER_SIDE; c++) {
+    const [cx, cy] = cellBox(c);
+    if (cx >= x && cy >= y && cx < x + w && cy < y + h) out.push(c);
+  }
+  return out;
+}
+
 export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId; aligned: RgbImage; map: Float64Array; vmax: number; result: ExplorerResult }) {
   const hover = useAppStore((s) => s.view.hover);
   const setHover = useAppStore((s) => s.setHover);
+  const drawing = useAppStore((s) => s.view.drawing);
+  const hidden = useAppStore((s) => s.view.hidden);
+  const setCells = useAppStore((s) => s.setCells);
+  const drag = useRef<{ hide: boolean; pointer: number } | null>(null);
   const boxes: BoxXYWH[] = result.comparison.patches.map((p) => p.box);
+  const kept = new Set(result.comparison.kept);
   const { xs, ys } = gridLines(boxes, SIZE);
   // Overlapping patches would stack their outlines; each gets the cell around its centre instead.
   const cells = markerCells(boxes);
@@ -46,12 +68,43 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
   const cross = hover && hover.face !== panel ? crossValues(result, panel, hover.index) : null;
   const crossMax = cross ? Math.max(1e-12, ...cross.map(Math.abs)) : 1;
   const labelled = cross ? labelledCells(cross) : null;
+  const hiddenRects = hiddenBoxes(hidden);
 
-  const onMouseMove = (e: MouseEvent<HTMLDivElement>) => {
+  const facePoint = (e: PointerEvent<HTMLDivElement>): [number, number] | null => {
     const r = e.currentTarget.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) return;
-    const i = patchAt(boxes, ((e.clientX - r.left) / r.width) * SIZE, ((e.clientY - r.top) / r.height) * SIZE);
+    if (r.width === 0 || r.height === 0) return null;
+    return [((e.clientX - r.left) / r.width) * SIZE, ((e.clientY - r.top) / r.height) * SIZE];
+  };
+  const inspectAt = (p: [number, number] | null) => {
+    const i = p ? patchAt(boxes, p[0], p[1]) : -1;
     setHover(i >= 0 ? { face: panel, index: i } : null);
+  };
+  const onPointerDown = (e: PointerEvent<HTMLDivElement>) => {
+    const p = facePoint(e);
+    if (!p) return;
+    if (drawing) {
+      const cell = cellAt(p[0], p[1]);
+      if (cell < 0) return;
+      e.preventDefault();
+      const hide = !hidden.cells.includes(cell);
+      drag.current = { hide, pointer: e.pointerId };
+      e.currentTarget.setPointerCapture?.(e.pointerId);
+      setCells([cell], hide);
+    } else {
+      inspectAt(p);
+    }
+  };
+  const onPointerMove = (e: PointerEvent<HTMLDivElement>) => {
+    const p = facePoint(e);
+    if (drag.current && drag.current.pointer === e.pointerId) {
+      const cell = p ? cellAt(p[0], p[1]) : -1;
+      if (cell >= 0 && hidden.cells.includes(cell) !== drag.current.hide) setCells([cell], drag.current.hide);
+      return;
+    }
+    if (e.pointerType === 'mouse') inspectAt(p);
+  };
+  const endDrag = () => {
+    drag.current = null;
   };
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const dir = KEYS[e.key];
@@ -60,27 +113,48 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
       setHover({ face: panel, index: own < 0 ? 0 : neighbourPatch(boxes, own, dir) });
     } else if (e.key === 'Escape') {
       setHover(null);
+    } else if (drawing && own >= 0 && (e.key === ' ' || e.key === 'Enter')) {
+      e.preventDefault();
+      const inside = cellsOf(boxes[own]);
+      setCells(inside, !inside.every((c) => hidden.cells.includes(c)));
     }
   };
 
   return (
     <figure className="facemap">
       <div
-        className="stack"
+        className={`stack${drawing ? ' drawing' : ''}`}
         role="group"
         aria-label={label}
         aria-roledescription="patch heatmap"
+        aria-describedby={drawing ? 'draw-help' : undefined}
         tabIndex={0}
         data-testid={`facemap-${panel}`}
         data-patches={boxes.length}
-        onMouseMove={onMouseMove}
-        onMouseLeave={() => setHover(null)}
+        data-kept={result.comparison.kept.length}
+        onPointerDown={onPointerDown}
+        onPointerMove={onPointerMove}
+        onPointerUp={endDrag}
+        onPointerCancel={endDrag}
+        onMouseLeave={() => !drag.current && setHover(null)}
         onFocus={() => own < 0 && setHover({ face: panel, index: 0 })}
         onKeyDown={onKeyDown}
       >
         <RgbCanvas image={aligned} className="layer base" label={`Face ${panel.toUpperCase()}, aligned`} />
         <HeatmapCanvas map={map} vmax={vmax} />
         <svg className="layer overlay" viewBox={`0 0 ${SIZE} ${SIZE}`} aria-hidden="true">
+          <defs>
+            <pattern id={`hatch-${panel}`} width={4} height={4} patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+              <line x1={0} y1={0} x2={0} y2={4} className="hatch" />
+            </pattern>
+          </defs>
+          {/* One group at one opacity: overlapping dropped boxes grey out evenly. */}
+          <g className="dropped" data-testid={`dropped-${panel}`}>
+            {boxes.map((b, i) => (kept.has(i) ? null : <rect key={i} x={b[0]} y={b[1]} width={b[2]} height={b[3]} />))}
+          </g>
+          {hiddenRects.map(([x, y, w, h], k) => (
+            <rect key={`h${k}`} x={x} y={y} width={w} height={h} fill={`url(#hatch-${panel})`} className="hidden-region" />
+          ))}
           {xs.map((x) => (
             <line key={`x${x}`} x1={x} x2={x} y1={0} y2={SIZE} className="grid" />
           ))}
@@ -89,6 +163,7 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
           ))}
           {cross &&
             cells.map(([x, y, w, h], k) => {
+              if (!kept.has(k)) return null;
               const [r, g, b] = divergingColor(cross[k], crossMax);
               return (
                 <g key={k} data-testid={`cross-${panel}-${k}`}>
@@ -110,3 +185,4 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
     </figure>
   );
 }
+

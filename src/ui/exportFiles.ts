@@ -4,10 +4,24 @@ import { heatmapRgba } from '../core/heatmap.ts';
 import type { RgbImage } from '../core/types.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
 import type { PanelState } from '../state/store.ts';
-import { fmtScore, operatingPoint, verdictText } from './format.ts';
+import { hidePreset, isNothingHidden } from '../core/regions.ts';
+import { fmtScore, verdictText } from './format.ts';
 
-export function compareJsonOf(result: ExplorerResult, a: PanelState, b: PanelState): CompareJson {
-  return toCompareJson(result.comparison, { faces: a.faces, face: a.faces[a.chosen] }, { faces: b.faces, face: b.faces[b.chosen] });
+/** The CLI's `compare --json` fields, plus the map shown (`view`). */
+export function compareJsonOf(result: ExplorerResult, a: PanelState, b: PanelState): CompareJson & { view: string } {
+  const json = toCompareJson(result.comparison, { faces: a.faces, face: a.faces[a.chosen] }, { faces: b.faces, face: b.faces[b.chosen] }, result.fullScore);
+  return { ...json, view: result.view };
+}
+
+/** One line on what the export shows: the map, and what was hidden. */
+export function exportCaption(result: ExplorerResult, vmax: number): string {
+  const { comparison } = result;
+  const map = result.view === 'decision' ? 'decision map (margins, 0 = threshold)' : 'score map (contributions)';
+  const hidden = isNothingHidden(comparison.hidden)
+    ? 'nothing hidden'
+    : `hidden: ${[...comparison.hidden.presets.map((id) => hidePreset(id).label), ...(comparison.hidden.cells.length ? [`${comparison.hidden.cells.length} cells`] : [])].join(', ')}; ${comparison.kept.length} of ${comparison.patches.length} patches kept`;
+  const op = comparison.threshold === null ? 'no calibrated threshold' : `threshold ${comparison.threshold.toFixed(3)}`;
+  return `${map}, scale ±${vmax.toFixed(3)} per patch; ${hidden}; ${op}`;
 }
 
 function rgbCanvas(img: RgbImage): HTMLCanvasElement {
@@ -53,6 +67,11 @@ export async function comparisonPng(
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(heat, x, pad, side, side);
     ctx.globalAlpha = 1;
+    const kept = new Set(result.comparison.kept);
+    ctx.fillStyle = 'rgba(110,110,110,0.6)';
+    result.comparison.patches.forEach((p, i) => {
+      if (!kept.has(i)) ctx.fillRect(x + p.box[0] * scale, pad + p.box[1] * scale, p.box[2] * scale, p.box[3] * scale);
+    });
     ctx.strokeStyle = 'rgba(0,0,0,0.5)';
     for (const p of result.comparison.patches) ctx.strokeRect(x + p.box[0] * scale, pad + p.box[1] * scale, p.box[2] * scale, p.box[3] * scale);
     ctx.fillStyle = '#000';
@@ -61,11 +80,12 @@ export async function comparisonPng(
   });
   const { comparison, model, baseline } = result;
   ctx.font = 'bold 18px sans-serif';
-  ctx.fillText(`${model.id}: ${fmtScore(comparison.score)}  ${verdictText(comparison.same)}`, pad, pad + side + 44);
+  const score = comparison.empty ? 'no patch left' : fmtScore(comparison.score);
+  const verdict = comparison.same === null ? '' : `  ${verdictText(comparison.same)}`;
+  ctx.fillText(`${model.id}: ${score}${verdict}`, pad, pad + side + 44);
   ctx.font = '13px sans-serif';
-  const op = operatingPoint(model) ?? 'not calibrated';
   const base = baseline ? `; black-box ${baseline.model.id} ${fmtScore(baseline.score)}` : '';
-  ctx.fillText(`${op}; heatmap scale ±${vmax.toFixed(3)} per patch${base}`, pad, pad + side + 66);
+  ctx.fillText(`${exportCaption(result, vmax)}${base}`, pad, pad + side + 66);
   return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG export failed'))), 'image/png'));
 }
 

@@ -7,11 +7,17 @@ export const fmtShare = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixe
 export const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 export const fmtMB = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** "threshold 0.310, LFW accuracy 98.9%", or null when the model is not calibrated. */
-export function operatingPoint(model: ModelEntry): string | null {
-  if (model.threshold === null || model.threshold === undefined) return null;
-  const lfw = model.lfw ? `, LFW accuracy ${(model.lfw.accuracy * 100).toFixed(1)}%` : '';
-  return `threshold ${model.threshold.toFixed(3)}${lfw}`;
+export const fmtSigned = (x: number, digits = 3) => (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(digits);
+
+/** "threshold 0.310, LFW accuracy 98.9%". */
+export function operatingPoint(threshold: number, lfwAccuracy?: number): string {
+  const lfw = lfwAccuracy !== undefined ? `, LFW accuracy ${(lfwAccuracy * 100).toFixed(1)}%` : '';
+  return `threshold ${threshold.toFixed(3)}${lfw}`;
+}
+
+/** The model's own operating point, or null when it is not calibrated. */
+export function modelOperatingPoint(model: ModelEntry): string | null {
+  return model.threshold == null ? null : operatingPoint(model.threshold, model.lfw?.accuracy);
 }
 
 export function verdictText(same: boolean | null): string {

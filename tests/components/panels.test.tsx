@@ -74,13 +74,26 @@ describe('photo panels', () => {
     expect((embeds.at(-1)!.payload as { models: string[] }).models).toEqual(['rrf28', 'rrf56', 'fullface']);
   });
 
-  it('two files dropped on the page fill both panels', async () => {
+  it('two files dropped anywhere in the window fill both panels, with an overlay saying where they go', async () => {
     renderApp();
     const files = [photo('alice.jpg'), photo('bob.jpg')];
-    const app = document.querySelector('.app')!;
-    const event = new Event('drop', { bubbles: true, cancelable: true });
-    Object.defineProperty(event, 'dataTransfer', { value: { files } });
-    app.dispatchEvent(event);
+    const fire = (type: string, dataTransfer: object) => {
+      const event = new Event(type, { bubbles: true, cancelable: true });
+      Object.defineProperty(event, 'dataTransfer', { value: dataTransfer });
+      document.documentElement.dispatchEvent(event);
+      return event;
+    };
+    // Outside the app's box: the <html> element itself.
+    const over = fire('dragover', { types: ['Files'], items: files, dropEffect: 'none' });
+    expect(over.defaultPrevented).toBe(true);
+    expect((await screen.findByTestId('drop-overlay')).textContent).toMatch(/first photo into A and the second into B/);
+    // Something that is not a file: no overlay, nothing loaded, and the browser may not open it.
+    fire('dragover', { types: ['text/uri-list'], items: [{}], dropEffect: 'copy' });
+    await waitFor(() => expect(screen.queryByTestId('drop-overlay')).toBeNull());
+    const text = fire('drop', { types: ['text/plain'], files: [] });
+    expect(text.defaultPrevented).toBe(true);
+    expect(useAppStore.getState().panels.a.status).toBe('empty');
+    fire('drop', { types: ['Files'], files });
     await waitFor(() => {
       const { a, b } = useAppStore.getState().panels;
       expect([a.fileName, b.fileName]).toEqual(['alice.jpg', 'bob.jpg']);

@@ -4,7 +4,7 @@ import { isPatchFaceError } from '../../src/core/errors.ts';
 import { InferenceClient } from '../../src/inference/client.ts';
 import { selectResult } from '../../src/state/selectors.ts';
 import { emptyPanel, initialAppState, resetAppStore, useAppStore } from '../../src/state/store.ts';
-import { epFromSearch, patchSizeFromSearch, syncPatchSizeWithUrl } from '../../src/state/urlSync.ts';
+import { epFromSearch, heatmapFromSearch, hiddenFromSearch, patchSizeFromSearch, syncViewWithUrl } from '../../src/state/urlSync.ts';
 import { FakeWorker, fakeManifest } from '../support/fakeWorker.ts';
 
 afterEach(resetAppStore);
@@ -44,22 +44,46 @@ describe('store', () => {
   });
 });
 
-describe('patch size in the URL', () => {
+describe('the view in the URL', () => {
   it('parses ?patch= and ?ep=', () => {
     expect(patchSizeFromSearch('?patch=56')).toBe(56);
     expect(patchSizeFromSearch('?patch=28')).toBe(28);
     expect(patchSizeFromSearch('?patch=99')).toBeNull();
     expect(epFromSearch('?ep=wasm')).toBe('wasm');
     expect(epFromSearch('')).toBe('auto');
+    expect(heatmapFromSearch('?heatmap=score')).toBe('score');
+    expect(heatmapFromSearch('?heatmap=x')).toBeNull();
+    expect(hiddenFromSearch('?hide=mouth,chin,eyes&cells=9,64,3,x')).toEqual({ presets: ['mouth', 'eyes'], cells: [3, 9] });
+    expect(hiddenFromSearch('')).toEqual({ presets: [], cells: [] });
   });
 
   it('restores the size from the URL and writes changes back', () => {
     const replaceState = vi.fn();
     const win = { location: { search: '?patch=56&ep=wasm', href: 'http://x/?patch=56&ep=wasm' }, history: { state: null, replaceState } };
-    const stop = syncPatchSizeWithUrl(win as unknown as Window);
+    const stop = syncViewWithUrl(win as unknown as Window);
     expect(useAppStore.getState().view.patchSize).toBe(56);
     useAppStore.getState().setPatchSize(28);
     expect(String(replaceState.mock.calls[0][2])).toBe('http://x/?patch=28&ep=wasm');
+    stop();
+  });
+
+  it('restores the heatmap view and the hidden regions, and writes them back', () => {
+    const replaceState = vi.fn();
+    const url = 'http://x/?heatmap=score&hide=lower-half&cells=0';
+    const win = { location: { search: new URL(url).search, href: url }, history: { state: null, replaceState } };
+    const stop = syncViewWithUrl(win as unknown as Window);
+    expect(useAppStore.getState().view).toMatchObject({ heatmap: 'score', hidden: { presets: ['lower-half'], cells: [0] } });
+    const s = useAppStore.getState();
+    s.setHeatmap('decision');
+    s.togglePreset('eyes');
+    s.setCells([0], false);
+    s.setCells([9, 1], true);
+    const last = String(replaceState.mock.calls.at(-1)![2]);
+    expect(new URL(last).searchParams.get('heatmap')).toBeNull();
+    expect(new URL(last).searchParams.get('hide')).toBe('lower-half,eyes');
+    expect(new URL(last).searchParams.get('cells')).toBe('1,9');
+    s.togglePreset('lower-half');
+    expect(useAppStore.getState().view.hidden.presets).toEqual(['eyes']);
     stop();
   });
 });

@@ -38,7 +38,11 @@ export function fakeManifest(calibrated = true): Manifest {
   return {
     version: 1,
     models: [
-      model('rrf28', 'mean-cosine', grid(28), calibrated ? 0.31 : null),
+      {
+        ...model('rrf28', 'mean-cosine', grid(28), calibrated ? 0.31 : null),
+        // A region's own calibration, as `eval lfw --write-manifest` stores it.
+        hide: calibrated ? { 'lower-half': { threshold: 0.2, accuracy: 0.9, std: 0.01, auc: 0.95, keptPatches: 8 } } : null,
+      },
       model('rrf56', 'mean-cosine', grid(56), null, FAKE_RRF56_CONSTANT),
       model('fullface', 'fullface', null, calibrated ? 0.6 : null),
     ],
