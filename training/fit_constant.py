@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Give a trained student a constant coordinate, its size chosen on the held-out identities.
 
-    /usr/bin/python3 training/fit_constant.py --run ~/.cache/patchface/runs/rrf28-shipped --checkpoint shipped.pt
+    /usr/bin/python3 -m training.fit_constant --run ~/.cache/patchface/runs/rrf28-shipped --checkpoint shipped.pt
 
 Every patch feature gains one more coordinate, the same number c for every patch and face
 (``RRFNet.constant``). The descriptor becomes [A, c] and the score
@@ -16,22 +16,19 @@ decomposes exactly into patch contributions.
 c is measured in units of the mean descriptor length |A| over ``--faces`` training faces (seed 0),
 and chosen on the held-out CelebA identities (best accuracy, then AUC), never on LFW. The
 checkpoint is written beside the source as <checkpoint>-constant.pt, for
-``export_rrf.py --checkpoint ... --mirror``. ``--value`` sets c directly (what a recorded choice
+``training.export_rrf --checkpoint ... --mirror``. ``--value`` sets c directly (what a recorded choice
 needs on a machine without the training faces).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from refit_heads import training_setup, with_constant  # noqa: E402
-from rrf.model import RRFNet, load_checkpoint  # noqa: E402
-from rrf.validation import embed  # noqa: E402
+from training.rrf.heads import training_setup, with_constant
+from training.rrf.model import RRFNet, load_checkpoint
+from training.rrf.validation import embed
 
 #: the sizes scanned, in units of the mean training descriptor length
 SIZES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)

@@ -13,18 +13,16 @@ features, and S(x, y) = cos(mean a_i, mean b_j) decomposes exactly into patch co
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "training"))
+from ..faceapi.recognition import LAYERS, MEAN_RGB
+from ..faceapi.tfjs_weights import load_tfjs_weights
 
-from faceapi.recognition import LAYERS, MEAN_RGB  # noqa: E402
-from faceapi.tfjs_weights import load_tfjs_weights  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 FACE_SIZE = 112
 TEACHER_WEIGHTS = ROOT / "node_modules" / "@vladmandic" / "face-api" / "model"
@@ -184,50 +182,26 @@ class RRFNet(nn.Module):
             return features
         return torch.cat([features, self.constant.expand(n, self.num_patches, 1)], 2)
 
-    def mirrored_trunk_features(self, faces: torch.Tensor, pooled: bool = True) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position;
-        [N, P, 256 * h * w] of ``trunk_maps`` when not ``pooled``.
+    def mirrored_trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position.
 
         With the mirror the descriptor is (1/P) sum_i (H_i f_i(x) + H_m(i) f_m(i)(flip x)) / 2, and m
         is a permutation of the positions, so it equals (1/P) sum_j H_j g_j: pairing each position
         with itself (not with m(j), as forward() must for the per-patch features) is exact for the
-        descriptor, which is what a refit of the heads needs. The same holds for any head that is
-        linear in the unpooled map."""
+        descriptor, which is what a refit of the heads needs."""
         n = faces.shape[0]
-        both = (self.trunk_features if pooled else self.trunk_maps)(torch.cat([faces, flip_faces(faces)]))
+        both = self.trunk_features(torch.cat([faces, flip_faces(faces)]))
         return 0.5 * (both[:n] + both[n:])
 
-    def trunk_maps(self, faces: torch.Tensor) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256 * h * w]: each patch through the whole trunk, the h x w
-        positions of its last stage kept apart (channel-major) instead of averaged."""
-        x = self.lower_trunk(faces, 0)
-        return x.reshape(-1, self.num_patches, x[0].numel())
-
     def trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its pixels."""
-        return self.upper_trunk(self.lower_trunk(faces, 0), 0)
-
-    def lower_trunk(self, faces: torch.Tensor, top_blocks: int) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N * P, C, h, w]: each patch through the trunk but its last ``top_blocks``
-        residual blocks (patch i of face n at n * P + i). A fine-tune of the top keeps these."""
+        """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its
+        pixels (patch i of face n at n * P + i before the mean)."""
         x = self.cut_patches(faces)
         if self.input_size != self.patch:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         x = self.stem(x)
         x = F.max_pool2d(x, 3, 2, padding=1)
-        for block in self.blocks[:len(self.blocks) - top_blocks]:
-            x = block(x)
-        return x
-
-    def top_blocks(self, count: int) -> nn.ModuleList:
-        """The last ``count`` residual blocks: what ``upper_trunk`` runs and a fine-tune of the top trains."""
-        return self.blocks[len(self.blocks) - count:]
-
-    def upper_trunk(self, lower: torch.Tensor, top_blocks: int) -> torch.Tensor:
-        """``lower_trunk``'s output [N * P, C, h, w] -> [N, P, 256]: the last ``top_blocks`` blocks, then
-        the mean over each patch's pixels."""
-        x = lower
-        for block in self.top_blocks(top_blocks):
+        for block in self.blocks:
             x = block(x)
         return x.mean(dim=(2, 3)).reshape(-1, self.num_patches, x.shape[1])
 
@@ -259,42 +233,9 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=False)
 
 
-def source_lineage(path: str, source: dict) -> dict:
-    """What a checkpoint loaded from ``path`` as ``train_rrf.py --init`` was trained on: its step and,
-    where it was rebuilt from a shipped file, the file, its steps and its data, back through its own
-    --init. The manifest entry's ``data`` and ``steps`` describe only the last run, so without this a
-    student trained on from a shipped one would lose the training that made it."""
-    lineage: dict = {"checkpoint": path, "step": source.get("step")}
-    recovered = source.get("recoveredFrom")
-    if recovered:
-        training = recovered.get("training") or {}
-        lineage["recoveredFrom"] = {"file": recovered["file"], "sha256": recovered["sha256"],
-                                    **{k: training.get(k) for k in ("steps", "data", "commit")}}
-    earlier = init_lineage(source)
-    if earlier:
-        lineage["init"] = earlier
-    return lineage
-
-
-def init_lineage(state: dict) -> dict | None:
-    """The lineage ``train_rrf.py`` recorded when the run started from --init (``state["init"]``), so
-    that rebuilding the source checkpoint later cannot change it. A checkpoint written before that
-    record existed falls back to reading its --init file as it is now."""
-    if state.get("init") is not None:
-        return state["init"]
-    path = (state.get("args") or {}).get("init")
-    if not path or path == "None":
-        return None
-    try:
-        return source_lineage(path, load_checkpoint(Path(path)))
-    except FileNotFoundError:
-        return {"checkpoint": path, "missing": True}
-
-
 # What may have changed a checkpoint's weights after training, newest first, each recorded under
-# its key with the held-out score it measured and whether it fitted the mirrored descriptor.
-WEIGHT_CHANGES = (("constant", "given a constant coordinate"), ("topFinetune", "fine-tuned"), ("projection", "whitened"),
-                  ("refit", "refitted"))
+# its key with whether it fitted the mirrored descriptor.
+WEIGHT_CHANGES = (("constant", "given a constant coordinate"), ("refit", "refitted"))
 
 
 def mirror_mismatch(state: dict, mirror: bool) -> tuple[str, bool] | None:

@@ -74,26 +74,9 @@ def embed_batches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 6
     return torch.cat(out)
 
 
-def embed_patches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """The patch features [N, P, D] of plain, un-augmented faces."""
-    return embed_batches(model, faces_u8, batch)
-
-
 def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
     """The face descriptors [N, D], reduced batch by batch on the model's device."""
     return embed_batches(model, faces_u8, batch, descriptor)
-
-
-def identity_faces(cache: Cache, train_idx: np.ndarray, min_faces: int = 2, identities: int = 0) -> np.ndarray:
-    """Training-split CelebA faces of identities with at least ``min_faces`` (and 2) faces there;
-    ``identities``: only that many of those identities, at random (seed 0); 0: all."""
-    celeba = np.array([cache.datasets[i] == "celeba" and cache.identities[i] >= 0 for i in train_idx])
-    pool = train_idx[celeba]
-    ids, counts = np.unique(cache.identities[pool], return_counts=True)
-    ids = ids[counts >= max(2, min_faces)]
-    if identities:
-        ids = np.sort(np.random.default_rng(0).choice(ids, min(identities, len(ids)), replace=False))
-    return pool[np.isin(cache.identities[pool], ids)]
 
 
 @dataclass

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Move the training cache to a GPU machine and its checkpoints back, within the lease's limits.
 
-The GPU lease (see training/README.md) carries at most 64 MiB per call, the project's own tracked
+The GPU lease (training/README.md, "On a GPU") carries at most 64 MiB per call, the project's own tracked
 files included (about 28 MiB, most of it public/models/), and returns files of at most 16 MiB.
 The cache is 1.2 GB of raw 128x128 faces, so:
 
@@ -14,33 +14,30 @@ The cache is 1.2 GB of raw 128x128 faces, so:
     restore  (here)  a shrunk checkpoint as a run folder export_rrf.py reads, pointed at the
                      local cache (so export validates on the original, un-recompressed faces)
 
-    /usr/bin/python3 training/gpu_transfer.py pack --out .gpu
-    /usr/bin/python3 training/gpu_transfer.py unpack .gpu/*/ --out /tmp/cache
-    /usr/bin/python3 training/gpu_transfer.py shrink RUN/best.pt OUT/name.pt
-    /usr/bin/python3 training/gpu_transfer.py restore name.pt --run ~/.cache/patchface/runs/NAME
+    /usr/bin/python3 -m training.gpu.gpu_transfer pack --out .gpu
+    /usr/bin/python3 -m training.gpu.gpu_transfer unpack .gpu/*/ --out /tmp/cache
+    /usr/bin/python3 -m training.gpu.gpu_transfer shrink RUN/best.pt OUT/name.pt
+    /usr/bin/python3 -m training.gpu.gpu_transfer restore name.pt --run ~/.cache/patchface/runs/NAME
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from rrf.data import STORED, load_cache  # noqa: E402
-from rrf.model import load_checkpoint  # noqa: E402
+from training.rrf.data import STORED, load_cache
+from training.rrf.model import load_checkpoint
 
 TEACHER_FILES = ("face_recognition_model-weights_manifest.json", "face_recognition_model.bin")
 
 
 LEASE_MIB = 64  # what one call to the leased machine carries, working tree included
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def travelling_tree_bytes(root: Path = ROOT) -> int:
