@@ -32,25 +32,45 @@ def convert_ssd() -> dict:
     stem = "ssd_mobilenetv1_model"
     net = ssd_mobilenetv1.build(load_tfjs_weights_quantized(WEIGHTS_DIR, stem))
     path = mf.MODELS_DIR / "ssd_mobilenetv1.onnx"
-    export_onnx(net, torch.zeros(1, 3, 512, 512), "image", ["boxEncodings", "scores", "anchors"],
-                {"image": {0: "N"}, "boxEncodings": {0: "N"}, "scores": {0: "N"}}, path,
-                "face-api SsdMobilenetv1: raw box encodings, face scores, anchors",
-                {"boxEncodings": ["N", 5118, 4], "scores": ["N", 5118]})
+    export_onnx(
+        net,
+        torch.zeros(1, 3, 512, 512),
+        "image",
+        ["boxEncodings", "scores", "anchors"],
+        {"image": {0: "N"}, "boxEncodings": {0: "N"}, "scores": {0: "N"}},
+        path,
+        "face-api SsdMobilenetv1: raw box encodings, face scores, anchors",
+        {"boxEncodings": ["N", 5118, 4], "scores": ["N", 5118]},
+    )
     a = int(net.anchors.shape[0])
     return {
-        "id": "ssd", **mf.file_entry_fields(path), "role": "detector", "kind": "ssd",
-        "input": {"name": "image", "size": 512, "layout": "NCHW", "rgb": True,
-                  "mean": 127.5, "scale": 1 / 127.5},
+        "id": "ssd",
+        **mf.file_entry_fields(path),
+        "role": "detector",
+        "kind": "ssd",
+        "input": {
+            "name": "image",
+            "size": 512,
+            "layout": "NCHW",
+            "rgb": True,
+            "mean": 127.5,
+            "scale": 1 / 127.5,
+        },
         "output": {
-            "name": "boxEncodings", "dims": ["N", a, 4],
+            "name": "boxEncodings",
+            "dims": ["N", a, 4],
             "tensors": {"boxEncodings": ["N", a, 4], "scores": ["N", a], "anchors": [a, 4]},
-            "boxEncoding": ["ty", "tx", "th", "tw"], "anchorLayout": ["ymin", "xmin", "ymax", "xmax"],
+            "boxEncoding": ["ty", "tx", "th", "tw"],
+            "anchorLayout": ["ymin", "xmin", "ymax", "xmax"],
             "variances": [10, 10, 5, 5],
         },
         "preprocess": "face-api: padToSquare (image top-left, zero padding bottom/right), "
-                      "resizeBilinear to 512 (alignCorners=false, halfPixelCenters=false)",
+        "resizeBilinear to 512 (alignCorners=false, halfPixelCenters=false)",
         "defaults": {"minConfidence": 0.5, "iouThreshold": 0.5, "maxResults": 100},
-        "patches": None, "regionWeights": None, "threshold": None, "lfw": None,
+        "patches": None,
+        "regionWeights": None,
+        "threshold": None,
+        "lfw": None,
         "source": _source(stem),
     }
 
@@ -59,21 +79,48 @@ def convert_tiny() -> dict:
     stem = "tiny_face_detector_model"
     net = tiny_face_detector.build(load_tfjs_weights_quantized(WEIGHTS_DIR, stem))
     path = mf.MODELS_DIR / "tiny_face_detector.onnx"
-    export_onnx(net, torch.zeros(1, 3, 416, 416), "image", ["grid"],
-                {"image": {0: "N", 2: "H", 3: "W"}, "grid": {0: "N", 2: "H/32", 3: "W/32"}}, path,
-                "face-api TinyFaceDetector: raw tiny-yolo grid (no sigmoid/exp)")
+    export_onnx(
+        net,
+        torch.zeros(1, 3, 416, 416),
+        "image",
+        ["grid"],
+        {"image": {0: "N", 2: "H", 3: "W"}, "grid": {0: "N", 2: "H/32", 3: "W/32"}},
+        path,
+        "face-api TinyFaceDetector: raw tiny-yolo grid (no sigmoid/exp)",
+    )
     na = len(tiny_face_detector.BOX_ANCHORS)
     return {
-        "id": "tiny", **mf.file_entry_fields(path), "role": "detector", "kind": "tiny-yolo",
-        "input": {"name": "image", "size": [416, 416], "layout": "NCHW", "rgb": True,
-                  "mean": tiny_face_detector.MEAN_RGB, "scale": 1 / 255, "multipleOf": 32},
-        "output": {"name": "grid", "dims": ["N", na * 5, "H/32", "W/32"],
-                   "cell": "channel = anchor * 5 + [tx, ty, tw, th, score]", "stride": 32},
+        "id": "tiny",
+        **mf.file_entry_fields(path),
+        "role": "detector",
+        "kind": "tiny-yolo",
+        "input": {
+            "name": "image",
+            "size": [416, 416],
+            "layout": "NCHW",
+            "rgb": True,
+            "mean": tiny_face_detector.MEAN_RGB,
+            "scale": 1 / 255,
+            "multipleOf": 32,
+        },
+        "output": {
+            "name": "grid",
+            "dims": ["N", na * 5, "H/32", "W/32"],
+            "cell": "channel = anchor * 5 + [tx, ty, tw, th, score]",
+            "stride": 32,
+        },
         "anchors": tiny_face_detector.BOX_ANCHORS,
         "preprocess": "face-api: padToSquare (image top-left, zero padding bottom/right), "
-                      "resizeBilinear to inputSize (alignCorners=false, halfPixelCenters=false)",
-        "defaults": {"inputSize": 416, "scoreThreshold": 0.5, "iouThreshold": tiny_face_detector.IOU_THRESHOLD},
-        "patches": None, "regionWeights": None, "threshold": None, "lfw": None,
+        "resizeBilinear to inputSize (alignCorners=false, halfPixelCenters=false)",
+        "defaults": {
+            "inputSize": 416,
+            "scoreThreshold": 0.5,
+            "iouThreshold": tiny_face_detector.IOU_THRESHOLD,
+        },
+        "patches": None,
+        "regionWeights": None,
+        "threshold": None,
+        "lfw": None,
         "source": _source(stem),
     }
 
@@ -82,17 +129,39 @@ def convert_landmarks() -> dict:
     stem = "face_landmark_68_model"
     net = landmark68.build(load_tfjs_weights_quantized(WEIGHTS_DIR, stem))
     path = mf.MODELS_DIR / "landmark68.onnx"
-    export_onnx(net, torch.zeros(1, 3, 112, 112), "face", ["landmarks"],
-                {"face": {0: "N"}, "landmarks": {0: "N"}}, path,
-                "face-api FaceLandmark68Net: raw 68 landmarks, interleaved x,y in 0..1 of the input")
+    export_onnx(
+        net,
+        torch.zeros(1, 3, 112, 112),
+        "face",
+        ["landmarks"],
+        {"face": {0: "N"}, "landmarks": {0: "N"}},
+        path,
+        "face-api FaceLandmark68Net: raw 68 landmarks, interleaved x,y in 0..1 of the input",
+    )
     return {
-        "id": "landmarks68", **mf.file_entry_fields(path), "role": "landmarks", "kind": "landmarks68",
-        "input": {"name": "face", "size": 112, "layout": "NCHW", "rgb": True,
-                  "mean": landmark68.MEAN_RGB, "scale": 1 / 255},
-        "output": {"name": "landmarks", "dims": ["N", 136], "layout": "interleaved x,y in 0..1 of the input square"},
+        "id": "landmarks68",
+        **mf.file_entry_fields(path),
+        "role": "landmarks",
+        "kind": "landmarks68",
+        "input": {
+            "name": "face",
+            "size": 112,
+            "layout": "NCHW",
+            "rgb": True,
+            "mean": landmark68.MEAN_RGB,
+            "scale": 1 / 255,
+        },
+        "output": {
+            "name": "landmarks",
+            "dims": ["N", 136],
+            "layout": "interleaved x,y in 0..1 of the input square",
+        },
         "preprocess": "face-api: crop of the detection box, padToSquare centred (extra pixel of an odd "
-                      "difference at bottom/right), resizeBilinear to 112 (halfPixelCenters=false)",
-        "patches": None, "regionWeights": None, "threshold": None, "lfw": None,
+        "difference at bottom/right), resizeBilinear to 112 (halfPixelCenters=false)",
+        "patches": None,
+        "regionWeights": None,
+        "threshold": None,
+        "lfw": None,
         "source": _source(stem),
     }
 
@@ -101,18 +170,36 @@ def convert_recognition() -> dict:
     stem = "face_recognition_model"
     net = recognition.build(load_tfjs_weights_quantized(WEIGHTS_DIR, stem))
     path = mf.MODELS_DIR / "fullface.onnx"
-    export_onnx(net, torch.zeros(1, 3, 150, 150), "face", ["embedding"],
-                {"face": {0: "N"}, "embedding": {0: "N"}}, path,
-                "face-api FaceRecognitionNet (dlib ResNet-29): 128-d descriptor, not normalized")
+    export_onnx(
+        net,
+        torch.zeros(1, 3, 150, 150),
+        "face",
+        ["embedding"],
+        {"face": {0: "N"}, "embedding": {0: "N"}},
+        path,
+        "face-api FaceRecognitionNet (dlib ResNet-29): 128-d descriptor, not normalized",
+    )
     return {
-        "id": "fullface", **mf.file_entry_fields(path), "role": "embedder", "kind": "fullface",
-        "input": {"name": "face", "size": 150, "layout": "NCHW", "rgb": True,
-                  "mean": recognition.MEAN_RGB, "scale": 1 / 255},
+        "id": "fullface",
+        **mf.file_entry_fields(path),
+        "role": "embedder",
+        "kind": "fullface",
+        "input": {
+            "name": "face",
+            "size": 150,
+            "layout": "NCHW",
+            "rgb": True,
+            "mean": recognition.MEAN_RGB,
+            "scale": 1 / 255,
+        },
         "output": {"name": "embedding", "dims": ["N", 128], "normalized": False},
         "preprocess": "face-api: aligned face chip (extractFaces of the landmark-aligned box), padToSquare "
-                      "centred, resizeBilinear to 150 (halfPixelCenters=false)",
+        "centred, resizeBilinear to 150 (halfPixelCenters=false)",
         "metric": "euclidean distance of raw descriptors, face-api match threshold 0.6; cosine also works",
-        "patches": None, "regionWeights": None, "threshold": None, "lfw": None,
+        "patches": None,
+        "regionWeights": None,
+        "threshold": None,
+        "lfw": None,
         "source": _source(stem),
     }
 

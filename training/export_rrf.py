@@ -48,7 +48,14 @@ def manifest_entry(model_id: str, path: Path, model: RRFNet) -> dict:
         **mf.file_entry_fields(path),
         "role": "embedder",
         "kind": "mean-cosine",
-        "input": {"name": "faces", "size": 112, "layout": "NCHW", "rgb": True, "mean": list(MEAN), "scale": SCALE},
+        "input": {
+            "name": "faces",
+            "size": 112,
+            "layout": "NCHW",
+            "rgb": True,
+            "mean": list(MEAN),
+            "scale": SCALE,
+        },
         "output": {"name": "patches", "dims": ["N", model.num_patches, model.out_dim]},
         "patches": model.boxes,
         "regionWeights": None,
@@ -63,7 +70,9 @@ def manifest_entry(model_id: str, path: Path, model: RRFNet) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--id", required=True)
     ap.add_argument("--checkpoint", default="best.pt")
@@ -101,15 +110,18 @@ def main() -> None:
     net = Exportable(model)
     validation = held_out_validation(state, net)
     if validation is not None:
-        print(f"validation of the exported network{' (mirror)' if args.mirror else ''}: {validation}")
+        print(
+            f"validation of the exported network{' (mirror)' if args.mirror else ''}: {validation}"
+        )
     if args.validate_only:
         return
     p, d = model.num_patches, model.out_dim
     with tempfile.TemporaryDirectory() as tmp:
         # Written aside first (under its own name, which the graph carries), then moved into place.
         staged = Path(tmp) / f"{args.id}.onnx"
-        doc = f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch" + (
-            " (averaged with its mirror image)" if model.mirror else ""
+        doc = (
+            f"PatchFace RRFNet: {p} patches of {model.patch} px, each feature sees only its own patch"
+            + (" (averaged with its mirror image)" if model.mirror else "")
         )
         export_onnx(
             net,

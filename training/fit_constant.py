@@ -35,14 +35,26 @@ SIZES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
-    ap.add_argument("--faces", type=int, default=2000, help="training faces whose mean descriptor length is the unit")
-    ap.add_argument("--value", type=float, default=None, help="set c to this value instead of choosing it")
-    ap.add_argument("--replace", action="store_true",
-                    help="choose c anew for a checkpoint that has one already (a head refit from a shipped file keeps "
-                         "the old c, which no longer need suit the new heads' lengths)")
+    ap.add_argument(
+        "--faces",
+        type=int,
+        default=2000,
+        help="training faces whose mean descriptor length is the unit",
+    )
+    ap.add_argument(
+        "--value", type=float, default=None, help="set c to this value instead of choosing it"
+    )
+    ap.add_argument(
+        "--replace",
+        action="store_true",
+        help="choose c anew for a checkpoint that has one already (a head refit from a shipped file keeps "
+        "the old c, which no longer need suit the new heads' lengths)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -50,7 +62,9 @@ def main() -> None:
     state = load_checkpoint(run / args.checkpoint)
     if "constant" in state["model"]:
         if not args.replace:
-            raise SystemExit(f"{args.checkpoint} has a constant coordinate already (--replace chooses it anew)")
+            raise SystemExit(
+                f"{args.checkpoint} has a constant coordinate already (--replace chooses it anew)"
+            )
         state = {**state, "model": {k: v for k, v in state["model"].items() if k != "constant"}}
         state.pop("constant", None)
     # The shipped students are mirrored; their descriptor is the one the constant joins.
@@ -65,15 +79,22 @@ def main() -> None:
             d = with_constant(held, size * unit)
             accuracy, auc = held_out.pair_score(d)
             scan.append({"size": size, "accuracy": accuracy, "auc": auc})
-            print(f"c = {size} x {unit:.4f}: held-out accuracy {accuracy:.4f} AUC {auc:.4f}", flush=True)
+            print(
+                f"c = {size} x {unit:.4f}: held-out accuracy {accuracy:.4f} AUC {auc:.4f}",
+                flush=True,
+            )
         best = max(scan, key=lambda r: (r["accuracy"], r["auc"]))
         if best["size"] == 0:
             print("no constant beats none on the held-out identities; nothing written")
             return
         value = best["size"] * unit
-        record.update(unit=unit, faces=len(train_idx), scan=scan,
-                      heldOut={"accuracy": best["accuracy"], "auc": best["auc"]},
-                      heldOutBefore={"accuracy": scan[0]["accuracy"], "auc": scan[0]["auc"]})
+        record.update(
+            unit=unit,
+            faces=len(train_idx),
+            scan=scan,
+            heldOut={"accuracy": best["accuracy"], "auc": best["auc"]},
+            heldOutBefore={"accuracy": scan[0]["accuracy"], "auc": scan[0]["auc"]},
+        )
         print(f"c = {best['size']} x the mean length = {value:.5f} chosen")
     else:
         value = args.value

@@ -41,7 +41,10 @@ def read_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
 
 def write_manifest(data: dict[str, Any], path: Path = MANIFEST_PATH) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"version": data.get("version", VERSION), "models": data["models"]}, indent=2) + "\n"
+    text = (
+        json.dumps({"version": data.get("version", VERSION), "models": data["models"]}, indent=2)
+        + "\n"
+    )
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text)
     tmp.replace(path)
@@ -49,11 +52,19 @@ def write_manifest(data: dict[str, Any], path: Path = MANIFEST_PATH) -> None:
 
 def rrf_entries(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The entries of the manifest that are RRFNets (a mean-cosine model with a patch grid)."""
-    return [m for m in (data or read_manifest())["models"] if m.get("kind") == "mean-cosine" and "patchSize" in m]
+    return [
+        m
+        for m in (data or read_manifest())["models"]
+        if m.get("kind") == "mean-cosine" and "patchSize" in m
+    ]
 
 
 def file_entry_fields(model_file: Path) -> dict[str, Any]:
-    return {"file": model_file.name, "sha256": sha256_file(model_file), "bytes": model_file.stat().st_size}
+    return {
+        "file": model_file.name,
+        "sha256": sha256_file(model_file),
+        "bytes": model_file.stat().st_size,
+    }
 
 
 def upsert(entry: dict[str, Any], path: Path = MANIFEST_PATH) -> dict[str, Any]:

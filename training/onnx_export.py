@@ -24,13 +24,29 @@ OPSET = 13
 PRODUCER = "patchface/training/convert_faceapi.py"
 
 
-def export_onnx(net: torch.nn.Module, dummy: torch.Tensor, input_name: str, output_names: list[str],
-                dynamic_axes: dict, path: Path, doc: str, output_dims: dict | None = None) -> None:
+def export_onnx(
+    net: torch.nn.Module,
+    dummy: torch.Tensor,
+    input_name: str,
+    output_names: list[str],
+    dynamic_axes: dict,
+    path: Path,
+    doc: str,
+    output_dims: dict | None = None,
+) -> None:
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (dummy,), buf, input_names=[input_name], output_names=output_names,
-                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
+        torch.onnx.export(
+            net,
+            (dummy,),
+            buf,
+            input_names=[input_name],
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
     model = onnx.load_from_string(buf.getvalue())
     model = quantize_initializers(model, net.qinfo)
     for out in model.graph.output:  # readable output shapes instead of tracer-generated names
@@ -72,7 +88,9 @@ def quantize_initializers(model: onnx.ModelProto, qinfo: dict) -> onnx.ModelProt
             numpy_helper.from_array(np.array(mn, dtype=np.float32), f"{n}__min"),
         ]
         new_nodes += [
-            helper.make_node("Cast", [f"{n}__q"], [f"{n}__f"], name=f"{n}__cast", to=TensorProto.FLOAT),
+            helper.make_node(
+                "Cast", [f"{n}__q"], [f"{n}__f"], name=f"{n}__cast", to=TensorProto.FLOAT
+            ),
             helper.make_node("Mul", [f"{n}__f", f"{n}__scale"], [f"{n}__s"], name=f"{n}__mul"),
             helper.make_node("Add", [f"{n}__s", f"{n}__min"], [n], name=f"{n}__add"),
         ]
@@ -84,7 +102,9 @@ def quantize_initializers(model: onnx.ModelProto, qinfo: dict) -> onnx.ModelProt
             for t in keep:
                 if t.name == out.name:
                     t.name = src
-            new_nodes.append(helper.make_node("Identity", [src], [out.name], name=f"{out.name}__identity"))
+            new_nodes.append(
+                helper.make_node("Identity", [src], [out.name], name=f"{out.name}__identity")
+            )
     nodes = new_nodes + list(g.node)
     del g.node[:]
     g.node.extend(nodes)

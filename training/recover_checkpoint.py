@@ -56,9 +56,18 @@ def shipped_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, np.n
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--id", required=True, help="the model's id in public/models/manifest.json (rrf28, rrf56)")
-    ap.add_argument("--run", type=Path, required=True, help="run folder to write shipped.pt into, outside the repo")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--id", required=True, help="the model's id in public/models/manifest.json (rrf28, rrf56)"
+    )
+    ap.add_argument(
+        "--run",
+        type=Path,
+        required=True,
+        help="run folder to write shipped.pt into, outside the repo",
+    )
     ap.add_argument(
         "--cache",
         type=Path,
@@ -83,7 +92,9 @@ def main() -> None:
         if p.ndim >= 2:
             q, _, _ = quantise_parameter(name, p.detach().numpy())
             if not np.array_equal(q, codes[name]):
-                raise SystemExit(f"{name}: re-quantising the rebuilt weights does not give the shipped codes")
+                raise SystemExit(
+                    f"{name}: re-quantising the rebuilt weights does not give the shipped codes"
+                )
 
     params = sum(p.numel() for p in model.parameters())
     targs = {
@@ -96,7 +107,11 @@ def main() -> None:
     }
     run = args.run.expanduser()
     run.mkdir(parents=True, exist_ok=True)
-    recovered = {"file": str(path.relative_to(mf.ROOT)), "sha256": sha, "mirror": entry.get("mirror", False)}
+    recovered = {
+        "file": str(path.relative_to(mf.ROOT)),
+        "sha256": sha,
+        "mirror": entry.get("mirror", False),
+    }
     state = {
         "model": model.state_dict(),
         "step": 0,

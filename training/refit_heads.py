@@ -25,12 +25,20 @@ from pathlib import Path
 
 import torch
 
-from training.rrf.heads import as_sequence, best_step, fit_heads, kept_trunk_features, training_setup
+from training.rrf.heads import (
+    as_sequence,
+    best_step,
+    fit_heads,
+    kept_trunk_features,
+    training_setup,
+)
 from training.rrf.model import RRFNet, load_checkpoint
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--checkpoint", default="best.pt")
     ap.add_argument(
@@ -40,7 +48,9 @@ def main() -> None:
         "prepared. The shipped refits are of celeba alone",
     )
     ap.add_argument("--steps", type=int, default=200, help="full-batch Adam steps")
-    ap.add_argument("--lr", type=float, default=0.01, help="Adam step, relative to the trained heads' spread")
+    ap.add_argument(
+        "--lr", type=float, default=0.01, help="Adam step, relative to the trained heads' spread"
+    )
     ap.add_argument(
         "--input-size",
         type=int,
@@ -74,13 +84,17 @@ def main() -> None:
     # features are kept beside the checkpoint for the next run, keyed on the trunk's weights (a
     # checkpoint name such as best.pt is rewritten by training) and on the faces.
     stem = Path(args.checkpoint).stem + (f"-in{args.input_size}" if args.input_size else "")
-    kept = kept_trunk_features(model, state, run / f"{stem}-trunk-features.pt", cache, train_idx, held_out)
+    kept = kept_trunk_features(
+        model, state, run / f"{stem}-trunk-features.pt", cache, train_idx, held_out
+    )
     x_train, x_val = as_sequence(kept["train"], p), as_sequence(kept["val"], p)
     del kept  # only the transposed copies are used from here on
     h0 = model.heads.detach().reshape(p * c_in, dim)
     constant = None if model.constant is None else float(model.constant.item())
     step_size = args.lr * h0.std().item()
-    base, results = fit_heads(h0, x_train, y, x_val, held_out, args.steps, step_size, args.eval_every, constant)
+    base, results = fit_heads(
+        h0, x_train, y, x_val, held_out, args.steps, step_size, args.eval_every, constant
+    )
     (acc, auc, _), chosen, h = best_step(results)
     if (acc, auc) <= base[:2]:
         print("no refit beats the trained heads on the held-out identities; nothing written")
@@ -88,7 +102,9 @@ def main() -> None:
     out = dict(state)
     out["model"] = {**state["model"], "heads": h.float().reshape(p, c_in, dim)}
     out["validation"] = None  # the training-time score no longer describes these weights
-    out["teacherMean"] = centre  # the targets' centre: later scores of these weights measure from it too
+    out[
+        "teacherMean"
+    ] = centre  # the targets' centre: later scores of these weights measure from it too
     out["refit"] = {
         "step": chosen,
         "steps": args.steps,

@@ -39,7 +39,14 @@ import torch
 import torch.nn.functional as F
 
 from training.rrf.data import augment, load_cache, split_validation, teacher_mean
-from training.rrf.model import RRFNet, count_macs, descriptor, grid_boxes, load_checkpoint, saved_int
+from training.rrf.model import (
+    RRFNet,
+    count_macs,
+    descriptor,
+    grid_boxes,
+    load_checkpoint,
+    saved_int,
+)
 from training.rrf.validation import Validation
 
 SEED = 0
@@ -52,9 +59,13 @@ HEAD_LR_FACTOR = 3
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--patch", type=int, choices=[28, 56], required=True)
-    ap.add_argument("--stride", type=int, default=None, help="patch stride (default: patch size, no overlap)")
+    ap.add_argument(
+        "--stride", type=int, default=None, help="patch stride (default: patch size, no overlap)"
+    )
     ap.add_argument(
         "--input-size",
         type=int,
@@ -68,8 +79,12 @@ def parse_args() -> argparse.Namespace:
         help="start a new run from this checkpoint's weights (new optimiser and schedule) instead of the teacher's",
     )
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/patchface/train")
-    ap.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log), outside the repo")
-    ap.add_argument("--minutes", type=float, default=60, help="wall-clock budget of this invocation")
+    ap.add_argument(
+        "--run", type=Path, required=True, help="run folder (checkpoints, log), outside the repo"
+    )
+    ap.add_argument(
+        "--minutes", type=float, default=60, help="wall-clock budget of this invocation"
+    )
     ap.add_argument("--steps", type=int, default=4000, help="total optimiser steps of the schedule")
     ap.add_argument(
         "--until",
@@ -86,11 +101,17 @@ def parse_args() -> argparse.Namespace:
         "was still running (the cache only ever grows by appending)",
     )
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=3e-4, help="the trunk's learning rate (the heads': 3 times it)")
+    ap.add_argument(
+        "--lr", type=float, default=3e-4, help="the trunk's learning rate (the heads': 3 times it)"
+    )
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--device", default="cpu", help="cpu, or cuda (faces, augmentation and steps on the GPU)")
-    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the training steps (GPU)")
+    ap.add_argument(
+        "--device", default="cpu", help="cpu, or cuda (faces, augmentation and steps on the GPU)"
+    )
+    ap.add_argument(
+        "--bf16", action="store_true", help="bfloat16 autocast for the training steps (GPU)"
+    )
     ap.add_argument(
         "--schedule",
         choices=["steps", "time"],
@@ -137,7 +158,8 @@ def set_learning_rates(
 
 class Distillation:
     """One run: the student, its weight average, the optimiser, the draws, the held-out pairs and the
-    run folder's checkpoints (last.pt to resume from, best.pt the best on the held-out identities)."""
+    run folder's checkpoints (last.pt to resume from, best.pt the best on the held-out identities).
+    """
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -157,7 +179,10 @@ class Distillation:
         trunk = [p for n, p in self.model.named_parameters() if n != "heads"]
         # From the arguments, not from the optimiser: a resumed optimiser holds the last decayed rate.
         self.base_lrs = [args.lr, args.lr * HEAD_LR_FACTOR]
-        groups = [{"params": trunk, "lr": self.base_lrs[0]}, {"params": heads, "lr": self.base_lrs[1]}]
+        groups = [
+            {"params": trunk, "lr": self.base_lrs[0]},
+            {"params": heads, "lr": self.base_lrs[1]},
+        ]
         self.opt = torch.optim.AdamW(groups, weight_decay=1e-4)
         self.step, self.best = 0, {"accuracy": -1.0}
         self.gen = torch.Generator().manual_seed(SEED)
@@ -174,7 +199,9 @@ class Distillation:
             self.model.load_state_dict(state.get("trained") or state["model"])
             self.opt.load_state_dict(state["opt"])
             if args.ema:
-                self.averaged.load_state_dict(state["model"])  # a run without an average yet starts it here
+                self.averaged.load_state_dict(
+                    state["model"]
+                )  # a run without an average yet starts it here
             self.step, self.best = state["step"], state["best"]
             self.gen.set_state(state["gen"])
             log(self.run, f"resumed at step {self.step} (best {self.best})")
@@ -182,7 +209,9 @@ class Distillation:
         if args.init:
             init = load_checkpoint(args.init.expanduser(), self.dev)
             source = init["args"]  # the source run's arguments, as strings
-            self.model.load_weights(init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride")))
+            self.model.load_weights(
+                init["model"], grid_boxes(int(source["patch"]), saved_int(source, "stride"))
+            )
             # the targets the weights were trained on
             self.centre = teacher_mean(self.cache, self.train_idx, init["teacherMean"])
         else:
@@ -222,13 +251,20 @@ class Distillation:
         # On a GPU, batches are cut there: 1.2 GB of uint8 faces, 25 MB of targets, moved once.
         self.faces, self.teacher = self.cache.faces.to(self.dev), self.cache.teacher.to(self.dev)
         self.target_mean = self.centre.to(self.dev)
-        self.teacher_score = {"accuracy": self.held_out.teacher_accuracy, "auc": self.held_out.teacher_auc}
+        self.teacher_score = {
+            "accuracy": self.held_out.teacher_accuracy,
+            "auc": self.held_out.teacher_auc,
+        }
         log(
             self.run,
             f"validation: {len(self.held_out.same)} pairs; teacher (centred cosine) accuracy "
             f"{self.held_out.teacher_accuracy:.4f} AUC {self.held_out.teacher_auc:.4f}",
         )
-        if self.step > 0 and self.best.get("pairs") != len(self.held_out.same) and self.best_path.exists():
+        if (
+            self.step > 0
+            and self.best.get("pairs") != len(self.held_out.same)
+            and self.best_path.exists()
+        ):
             # The held-out set changed since the best was scored (the cache grew, or --faces differs), so
             # its score is not comparable with the scores to come: score the best checkpoint again here.
             args = self.args
@@ -239,7 +275,10 @@ class Distillation:
             log(self.run, f"best checkpoint re-scored on this held-out set: {self.best}")
         if self.step == 0:
             self.best = self.validate()
-            log(self.run, f"step 0 ({'--init' if self.args.init else 'teacher'} weights) validation {self.best}")
+            log(
+                self.run,
+                f"step 0 ({'--init' if self.args.init else 'teacher'} weights) validation {self.best}",
+            )
             self.save(self.best_path, self.best)
 
     def checkpoint(self) -> dict:
@@ -254,15 +293,22 @@ class Distillation:
             self.save(self.best_path, v)
         self.save(self.state_path, v)
         log(self.run, f"validation {v}{' (best)' if improved else ''}")
-        if self.args.ema:  # the trained weights' own score, for comparison only: choices use the average
-            log(self.run, f"validation of the trained weights (not the average) {self.validate(self.model)}")
+        if (
+            self.args.ema
+        ):  # the trained weights' own score, for comparison only: choices use the average
+            log(
+                self.run,
+                f"validation of the trained weights (not the average) {self.validate(self.model)}",
+            )
         return v
 
     def train_step(self, progress: Callable[[], float]) -> float:
         """One optimiser step on a random batch, at the learning rate of ``progress()`` through the
         schedule (0 to 1, read after the backward pass); returns the step's loss."""
         args = self.args
-        idx = self.train_idx[torch.randint(0, len(self.train_idx), (args.batch,), generator=self.gen).numpy()]
+        idx = self.train_idx[
+            torch.randint(0, len(self.train_idx), (args.batch,), generator=self.gen).numpy()
+        ]
         x, flipped = augment(self.faces[idx], self.gen)
         both = self.teacher[idx]
         target = torch.where(flipped[:, None], both[:, 1], both[:, 0]) - self.target_mean
@@ -290,7 +336,10 @@ class Distillation:
         # The average's tensors paired with the trained ones, once: state_dict() shares their storage,
         # and loading a checkpoint copies into it, so the pairs stay valid for the whole run.
         pairs = zip(self.averaged.state_dict().values(), self.model.state_dict().values())
-        self.averaged_pairs = [(avg, cur) for avg, cur in pairs if avg.is_floating_point()] if args.ema else []
+        self.averaged_pairs = (
+            [(avg, cur) for avg, cur in pairs if avg.is_floating_point()] if args.ema else []
+        )
+
         def progress() -> float:
             if args.schedule == "steps":
                 return min(self.step, args.steps) / args.steps
@@ -306,8 +355,12 @@ class Distillation:
             if self.step % args.eval_every == 0 or self.step == args.steps:
                 last_validation = self.checkpoint()
         if args.schedule == "time" and last_validation.get("step") != self.step:
-            last_validation = self.checkpoint()  # the end of a time schedule (learning rate near 0) is always scored
-        self.save(self.state_path, last_validation if last_validation.get("step") == self.step else None)
+            last_validation = (
+                self.checkpoint()
+            )  # the end of a time schedule (learning rate near 0) is always scored
+        self.save(
+            self.state_path, last_validation if last_validation.get("step") == self.step else None
+        )
         summary = {"best": self.best, "step": self.step, "teacher": self.teacher_score}
         (self.run / "summary.json").write_text(json.dumps(summary, indent=2))
         log(self.run, f"stopped at step {self.step}; best {self.best}")

@@ -52,16 +52,22 @@ def load_cache(directory: Path, limit: int | None = None) -> Cache:
     )
 
 
-def split_validation(cache: Cache, val_identities: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(
+    cache: Cache, val_identities: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Holds out whole CelebA identities (from the 30-images-each folder) for checkpoint choice."""
-    dense = sorted({int(cache.identities[i]) for i, p in enumerate(cache.paths) if "aligned-178x218" in p})
+    dense = sorted(
+        {int(cache.identities[i]) for i, p in enumerate(cache.paths) if "aligned-178x218" in p}
+    )
     rng = np.random.default_rng(seed)
     held = set(rng.choice(dense, size=min(val_identities, len(dense)), replace=False).tolist())
     is_val = np.array([int(i) in held for i in cache.identities])
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def training_faces(cache: Cache, train_idx: np.ndarray, datasets: str = "", faces: int = 0) -> np.ndarray:
+def training_faces(
+    cache: Cache, train_idx: np.ndarray, datasets: str = "", faces: int = 0
+) -> np.ndarray:
     """The training split narrowed to ``datasets`` (comma-separated names as index.tsv gives them, such
     as "celeba"; empty: all), then to ``faces`` of those at random (seed 0; 0: all). The cache only
     grows by appending, so a run that trained on one part of it is repeated on a fuller cache by
@@ -70,14 +76,21 @@ def training_faces(cache: Cache, train_idx: np.ndarray, datasets: str = "", face
         names = set(datasets.split(","))
         unknown = names - set(cache.datasets)
         if unknown:
-            raise SystemExit(f"no prepared faces from {', '.join(sorted(unknown))}; the cache has {', '.join(sorted(set(cache.datasets)))}")
+            raise SystemExit(
+                f"no prepared faces from {', '.join(sorted(unknown))}; "
+                f"the cache has {', '.join(sorted(set(cache.datasets)))}"
+            )
         train_idx = train_idx[np.isin(np.asarray(cache.datasets)[train_idx], sorted(names))]
     if faces:
-        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, min(faces, len(train_idx)), replace=False))
+        train_idx = np.sort(
+            np.random.default_rng(0).choice(train_idx, min(faces, len(train_idx)), replace=False)
+        )
     return train_idx
 
 
-def teacher_mean(cache: Cache, train_idx: np.ndarray, saved: torch.Tensor | None = None) -> torch.Tensor:
+def teacher_mean(
+    cache: Cache, train_idx: np.ndarray, saved: torch.Tensor | None = None
+) -> torch.Tensor:
     """The mean of the teacher targets (plain and mirrored) over the training split: the centre the
     student's targets are measured from. ``saved``: a run's own centre, kept when it has one (the
     cache may have grown since the run began); a checkpoint rebuilt from a shipped file has none."""
@@ -94,7 +107,11 @@ def mirrored_targets(cache: Cache, idx: np.ndarray, centre: torch.Tensor) -> tor
 
 def centre_crop(faces_u8: torch.Tensor) -> torch.Tensor:
     """[B, 128, 128, 3] uint8 -> [B, 3, 112, 112] normalised, no augmentation (on the faces' device)."""
-    x = faces_u8[:, MARGIN:MARGIN + FACE_SIZE, MARGIN:MARGIN + FACE_SIZE].permute(0, 3, 1, 2).float()
+    x = (
+        faces_u8[:, MARGIN : MARGIN + FACE_SIZE, MARGIN : MARGIN + FACE_SIZE]
+        .permute(0, 3, 1, 2)
+        .float()
+    )
     return normalise(x)
 
 
@@ -106,7 +123,7 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 def _gaussian_kernel(sigma: float) -> torch.Tensor:
     r = 2
     xs = torch.arange(-r, r + 1, dtype=torch.float32)
-    k = torch.exp(-(xs ** 2) / (2 * sigma ** 2))
+    k = torch.exp(-(xs**2) / (2 * sigma**2))
     k = k / k.sum()
     return (k[:, None] * k[None, :]).reshape(1, 1, 5, 5).repeat(3, 1, 1, 1)
 
@@ -137,10 +154,13 @@ def augment(faces_u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor,
     sx = torch.where(flip, -1.0, 1.0)
     ratio = FACE_SIZE / STORED
     cos, sin = torch.cos(angle) * ratio / scale, torch.sin(angle) * ratio / scale
-    theta = torch.stack([
-        torch.stack([cos * sx, -sin, tx / (STORED / 2)], 1),
-        torch.stack([sin * sx, cos, ty / (STORED / 2)], 1),
-    ], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos * sx, -sin, tx / (STORED / 2)], 1),
+            torch.stack([sin * sx, cos, ty / (STORED / 2)], 1),
+        ],
+        1,
+    )
 
     # Colour, then blur and low resolution, each on a random subset.
     bright = torch.where(torch.rand(b, generator=gen) < 0.8, u(0.7, 1.3), torch.ones(b))
@@ -165,12 +185,21 @@ def augment(faces_u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor,
         grey = x.mean(dim=1, keepdim=True)
         x = grey + (x - grey) * sat
         if kernel is not None:
-            x[blurred] = F.conv2d(F.pad(x[blurred], (2, 2, 2, 2), mode="replicate"), kernel, groups=3)
+            x[blurred] = F.conv2d(
+                F.pad(x[blurred], (2, 2, 2, 2), mode="replicate"), kernel, groups=3
+            )
         if low_side:
             side = x.shape[-1]
-            small = F.interpolate(x[lowered], size=(round(low_side * side / FACE_SIZE),) * 2, mode="bilinear",
-                                  align_corners=False, antialias=True)
-            x[lowered] = F.interpolate(small, size=(side, side), mode="bilinear", align_corners=False)
+            small = F.interpolate(
+                x[lowered],
+                size=(round(low_side * side / FACE_SIZE),) * 2,
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
+            x[lowered] = F.interpolate(
+                small, size=(side, side), mode="bilinear", align_corners=False
+            )
         return normalise(x.clamp(0, 255))
 
     return look(_warp(faces_u8, theta, FACE_SIZE)), on(flip)

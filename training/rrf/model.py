@@ -77,8 +77,15 @@ def flip_faces(faces: torch.Tensor) -> torch.Tensor:
 
 
 class RRFNet(nn.Module):
-    def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False,
-                 input_size: int | None = None, constant: bool = False):
+    def __init__(
+        self,
+        patch: int,
+        stride: int | None = None,
+        dim: int = 128,
+        mirror: bool = False,
+        input_size: int | None = None,
+        constant: bool = False,
+    ):
         super().__init__()
         self.patch = patch
         # input_size: each cut patch is resized (bilinear, on its own pixels only) to this size
@@ -94,8 +101,12 @@ class RRFNet(nn.Module):
         where = {tuple(b): i for i, b in enumerate(self.boxes)}
         mirrored = [where.get((FACE_SIZE - x - w, y, w, h)) for x, y, w, h in self.boxes]
         if mirror and None in mirrored:
-            raise ValueError(f"the patch grid (patch {patch}, stride {self.stride}) is not left-right symmetric")
-        self.register_buffer("mirror_position", torch.tensor([m or 0 for m in mirrored]), persistent=False)
+            raise ValueError(
+                f"the patch grid (patch {patch}, stride {self.stride}) is not left-right symmetric"
+            )
+        self.register_buffer(
+            "mirror_position", torch.tensor([m or 0 for m in mirrored]), persistent=False
+        )
         self.num_patches = len(self.boxes)
         self.dim = dim
         self.stem = ConvUnit(3, 32, 7, 2, True)
@@ -121,16 +132,26 @@ class RRFNet(nn.Module):
     def from_checkpoint(state: dict, mirror: bool = False) -> "RRFNet":
         """The network a checkpoint (``load_checkpoint``) holds, built from the run's own arguments."""
         targs = state["args"]
-        model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=mirror,
-                       input_size=saved_int(targs, "input_size"), constant="constant" in state["model"])
+        model = RRFNet(
+            int(targs["patch"]),
+            saved_int(targs, "stride"),
+            mirror=mirror,
+            input_size=saved_int(targs, "input_size"),
+            constant="constant" in state["model"],
+        )
         model.load_state_dict(state["model"])
         return model
 
     @staticmethod
     def of_manifest_entry(entry: dict, mirror: bool = False) -> "RRFNet":
         """The untrained network a manifest entry describes: its patch grid and size inside the graph."""
-        return RRFNet(entry["patchSize"], entry["stride"], mirror=mirror, input_size=entry.get("patchInputSize"),
-                      constant=entry.get("constant") is not None)
+        return RRFNet(
+            entry["patchSize"],
+            entry["stride"],
+            mirror=mirror,
+            input_size=entry.get("patchInputSize"),
+            constant=entry.get("constant") is not None,
+        )
 
     @torch.no_grad()
     def load_weights(self, state: dict, boxes: list[list[int]]) -> None:
@@ -162,7 +183,7 @@ class RRFNet(nn.Module):
             g = FACE_SIZE // self.patch
             p = x.reshape(n, 3, g, self.patch, g, self.patch).permute(0, 2, 4, 1, 3, 5)
             return p.reshape(n * self.num_patches, 3, self.patch, self.patch)
-        crops = [x[:, :, y:y + h, bx:bx + w] for bx, y, w, h in self.boxes]
+        crops = [x[:, :, y : y + h, bx : bx + w] for bx, y, w, h in self.boxes]
         return torch.stack(crops, 1).reshape(n * self.num_patches, 3, self.patch, self.patch)
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
@@ -198,7 +219,9 @@ class RRFNet(nn.Module):
         pixels (patch i of face n at n * P + i before the mean)."""
         x = self.cut_patches(faces)
         if self.input_size != self.patch:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False
+            )
         x = self.stem(x)
         x = F.max_pool2d(x, 3, 2, padding=1)
         for block in self.blocks:
@@ -210,7 +233,9 @@ class RRFNet(nn.Module):
         w = load_tfjs_weights(weights_dir, "face_recognition_model")
 
         def load(unit: ConvUnit, prefix: str) -> None:
-            f = torch.from_numpy(w[f"{prefix}/conv/filters"]).permute(3, 2, 0, 1)  # -> [out, in, kh, kw]
+            f = torch.from_numpy(w[f"{prefix}/conv/filters"]).permute(
+                3, 2, 0, 1
+            )  # -> [out, in, kh, kw]
             b = torch.from_numpy(w[f"{prefix}/conv/bias"])
             sw = torch.from_numpy(w[f"{prefix}/scale/weights"])
             sb = torch.from_numpy(w[f"{prefix}/scale/biases"])

@@ -15,7 +15,9 @@ from .model import RRFNet
 PREFIX = "model."
 
 
-def quantise(w: np.ndarray, axes_kept: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def quantise(
+    w: np.ndarray, axes_kept: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """uint8 codes with a (scale, min) pair per slice along ``axes_kept``."""
     reduce = tuple(a for a in range(w.ndim) if a not in axes_kept)
     lo = w.min(axis=reduce, keepdims=True).astype(np.float32)
