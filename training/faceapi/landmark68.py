@@ -25,10 +25,18 @@ class FaceLandmark68Net(TfjsNet):
             for c in range(4):
                 p = f"dense{d}/conv{c}"
                 if d == 0 and c == 0:
-                    convs.append(("conv", self.take(f"{p}/filters", "conv"), self.take(f"{p}/bias")))
+                    convs.append(
+                        ("conv", self.take(f"{p}/filters", "conv"), self.take(f"{p}/bias"))
+                    )
                 else:
-                    convs.append(("sep", self.take(f"{p}/depthwise_filter", "dw"),
-                                  self.take(f"{p}/pointwise_filter", "conv"), self.take(f"{p}/bias")))
+                    convs.append(
+                        (
+                            "sep",
+                            self.take(f"{p}/depthwise_filter", "dw"),
+                            self.take(f"{p}/pointwise_filter", "conv"),
+                            self.take(f"{p}/bias"),
+                        )
+                    )
             self.blocks.append(convs)
         self.fc_w = self.take("fc/weights")  # [256, 136]
         self.fc_b = self.take("fc/bias")

@@ -15,10 +15,19 @@ from .tfjs_weights import TfjsNet, TfjsWeight
 MEAN_RGB = [122.782, 117.001, 104.298]
 
 LAYERS = [
-    ("conv32_1", False), ("conv32_2", False), ("conv32_3", False),
-    ("conv64_down", True), ("conv64_1", False), ("conv64_2", False), ("conv64_3", False),
-    ("conv128_down", True), ("conv128_1", False), ("conv128_2", False),
-    ("conv256_down", True), ("conv256_1", False), ("conv256_2", False),
+    ("conv32_1", False),
+    ("conv32_2", False),
+    ("conv32_3", False),
+    ("conv64_down", True),
+    ("conv64_1", False),
+    ("conv64_2", False),
+    ("conv64_3", False),
+    ("conv128_down", True),
+    ("conv128_1", False),
+    ("conv128_2", False),
+    ("conv256_down", True),
+    ("conv256_1", False),
+    ("conv256_2", False),
     ("conv256_down_out", True),
 ]
 
@@ -33,10 +42,16 @@ class FaceRecognitionNet(TfjsNet):
         self.fc = self.take("fc")  # [256, 128], no bias
 
     def _conv_params(self, p: str):
-        return (self.take(f"{p}/conv/filters", "conv"), self.take(f"{p}/conv/bias"),
-                self.take(f"{p}/scale/weights", "vec4d"), self.take(f"{p}/scale/biases", "vec4d"))
+        return (
+            self.take(f"{p}/conv/filters", "conv"),
+            self.take(f"{p}/conv/bias"),
+            self.take(f"{p}/scale/weights", "vec4d"),
+            self.take(f"{p}/scale/biases", "vec4d"),
+        )
 
-    def _conv(self, x: torch.Tensor, key: str, stride: int, relu: bool, valid: bool) -> torch.Tensor:
+    def _conv(
+        self, x: torch.Tensor, key: str, stride: int, relu: bool, valid: bool
+    ) -> torch.Tensor:
         w, b, sw, sb = self.convs[key]
         k = int(self.b(w).shape[2])
         out = F.conv2d(x, self.b(w), self.b(b), stride=stride, padding=0 if valid else k // 2)

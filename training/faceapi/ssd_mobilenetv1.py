@@ -32,7 +32,7 @@ class SsdMobilenetV1(TfjsNet):
             mean = weights[f"{p}/BatchNorm/moving_mean"].value
             var = weights[f"{p}/BatchNorm/moving_variance"].value
             # tf.batchNorm: (x - mean) * scale / sqrt(var + eps) + offset, folded to x * a + b
-            a = (g.astype(np.float64) / np.sqrt(var.astype(np.float64) + BN_EPSILON))
+            a = g.astype(np.float64) / np.sqrt(var.astype(np.float64) + BN_EPSILON)
             bb = beta.astype(np.float64) - mean.astype(np.float64) * a
             an, bn = f"bn{i:02d}_mul", f"bn{i:02d}_add"
             self.register_buffer(an, torch.from_numpy(a.astype(np.float32).reshape(1, -1, 1, 1)))
@@ -44,12 +44,14 @@ class SsdMobilenetV1(TfjsNet):
         self.box = []
         for i in range(6):
             p = f"Prediction/BoxPredictor_{i}"
-            self.box.append((
-                self.take(f"{p}/BoxEncodingPredictor/weights", "conv"),
-                self.take(f"{p}/BoxEncodingPredictor/biases"),
-                self.take(f"{p}/ClassPredictor/weights", "conv"),
-                self.take(f"{p}/ClassPredictor/biases"),
-            ))
+            self.box.append(
+                (
+                    self.take(f"{p}/BoxEncodingPredictor/weights", "conv"),
+                    self.take(f"{p}/BoxEncodingPredictor/biases"),
+                    self.take(f"{p}/ClassPredictor/weights", "conv"),
+                    self.take(f"{p}/ClassPredictor/biases"),
+                )
+            )
         anchors = weights["Output/extra_dim"].value.reshape(-1, 4).astype(np.float32)
         self.register_buffer("anchors", torch.from_numpy(anchors.copy()))
 

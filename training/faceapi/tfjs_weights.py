@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
+_DTYPES = {
+    "float32": np.float32,
+    "int32": np.int32,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "float16": np.float16,
+}
 
 
 def _stored_weights(model_dir: Path, stem: str):
@@ -51,7 +57,14 @@ class TfjsWeight:
 
     __slots__ = ("name", "value", "q", "scale", "min")
 
-    def __init__(self, name: str, value: np.ndarray, q: np.ndarray | None, scale: float | None, min_: float | None):
+    def __init__(
+        self,
+        name: str,
+        value: np.ndarray,
+        q: np.ndarray | None,
+        scale: float | None,
+        min_: float | None,
+    ):
         self.name = name
         self.value = value
         self.q = q
@@ -65,7 +78,9 @@ def load_tfjs_weights_quantized(model_dir: Path, stem: str) -> dict[str, TfjsWei
     for w, raw, q in _stored_weights(model_dir, stem):
         name = w["name"]
         if q and "scale" in q:
-            out[name] = TfjsWeight(name, _float_value(raw, q), raw, float(q["scale"]), float(q["min"]))
+            out[name] = TfjsWeight(
+                name, _float_value(raw, q), raw, float(q["scale"]), float(q["min"])
+            )
         else:
             out[name] = TfjsWeight(name, _float_value(raw, q), None, None, None)
     return out
@@ -115,7 +130,12 @@ class TfjsNet(torch.nn.Module):
         w = self._tfjs[tfname]
         name = f"w{self._count:03d}_" + "".join(c if c.isalnum() else "_" for c in tfname)
         self._count += 1
-        if w.q is not None and w.q.dtype == np.uint8 and w.q.ndim >= 2 and w.q.size >= QUANT_MIN_ELEMENTS:
+        if (
+            w.q is not None
+            and w.q.dtype == np.uint8
+            and w.q.ndim >= 2
+            and w.q.size >= QUANT_MIN_ELEMENTS
+        ):
             q = _to_torch_layout(w.q, layout)
             value = dequantize_f32(q, w.scale, w.min)
             self.qinfo[name] = (q, w.scale, w.min)
@@ -143,8 +163,13 @@ def pad_same(x: torch.Tensor, k: int, s: int) -> torch.Tensor:
     return F.pad(x, (pl, pr, pt, pb))
 
 
-def conv_same(x: torch.Tensor, w: torch.Tensor, stride: int = 1, bias: torch.Tensor | None = None,
-              groups: int = 1) -> torch.Tensor:
+def conv_same(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    stride: int = 1,
+    bias: torch.Tensor | None = None,
+    groups: int = 1,
+) -> torch.Tensor:
     """tf.conv2d / tf.depthwiseConv2d with padding 'same'."""
     k = int(w.shape[2])
     if stride == 1 and k % 2 == 1:

@@ -34,11 +34,13 @@ class TinyFaceDetector(TfjsNet):
         self.conv0 = (self.take("conv0/filters", "conv"), self.take("conv0/bias"))
         self.sep = []
         for i in range(1, 6):
-            self.sep.append((
-                self.take(f"conv{i}/depthwise_filter", "dw"),
-                self.take(f"conv{i}/pointwise_filter", "conv"),
-                self.take(f"conv{i}/bias"),
-            ))
+            self.sep.append(
+                (
+                    self.take(f"conv{i}/depthwise_filter", "dw"),
+                    self.take(f"conv{i}/pointwise_filter", "conv"),
+                    self.take(f"conv{i}/bias"),
+                )
+            )
         self.conv8 = (self.take("conv8/filters", "conv"), self.take("conv8/bias"))
 
     def _sep(self, x: torch.Tensor, i: int) -> torch.Tensor:

@@ -13,18 +13,16 @@ features, and S(x, y) = cos(mean a_i, mean b_j) decomposes exactly into patch co
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "training"))
+from ..faceapi.recognition import LAYERS, MEAN_RGB
+from ..faceapi.tfjs_weights import load_tfjs_weights
 
-from faceapi.recognition import LAYERS, MEAN_RGB  # noqa: E402
-from faceapi.tfjs_weights import load_tfjs_weights  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 FACE_SIZE = 112
 TEACHER_WEIGHTS = ROOT / "node_modules" / "@vladmandic" / "face-api" / "model"
@@ -79,8 +77,15 @@ def flip_faces(faces: torch.Tensor) -> torch.Tensor:
 
 
 class RRFNet(nn.Module):
-    def __init__(self, patch: int, stride: int | None = None, dim: int = 128, mirror: bool = False,
-                 input_size: int | None = None, constant: bool = False):
+    def __init__(
+        self,
+        patch: int,
+        stride: int | None = None,
+        dim: int = 128,
+        mirror: bool = False,
+        input_size: int | None = None,
+        constant: bool = False,
+    ):
         super().__init__()
         self.patch = patch
         # input_size: each cut patch is resized (bilinear, on its own pixels only) to this size
@@ -96,8 +101,12 @@ class RRFNet(nn.Module):
         where = {tuple(b): i for i, b in enumerate(self.boxes)}
         mirrored = [where.get((FACE_SIZE - x - w, y, w, h)) for x, y, w, h in self.boxes]
         if mirror and None in mirrored:
-            raise ValueError(f"the patch grid (patch {patch}, stride {self.stride}) is not left-right symmetric")
-        self.register_buffer("mirror_position", torch.tensor([m or 0 for m in mirrored]), persistent=False)
+            raise ValueError(
+                f"the patch grid (patch {patch}, stride {self.stride}) is not left-right symmetric"
+            )
+        self.register_buffer(
+            "mirror_position", torch.tensor([m or 0 for m in mirrored]), persistent=False
+        )
         self.num_patches = len(self.boxes)
         self.dim = dim
         self.stem = ConvUnit(3, 32, 7, 2, True)
@@ -123,16 +132,26 @@ class RRFNet(nn.Module):
     def from_checkpoint(state: dict, mirror: bool = False) -> "RRFNet":
         """The network a checkpoint (``load_checkpoint``) holds, built from the run's own arguments."""
         targs = state["args"]
-        model = RRFNet(int(targs["patch"]), saved_int(targs, "stride"), mirror=mirror,
-                       input_size=saved_int(targs, "input_size"), constant="constant" in state["model"])
+        model = RRFNet(
+            int(targs["patch"]),
+            saved_int(targs, "stride"),
+            mirror=mirror,
+            input_size=saved_int(targs, "input_size"),
+            constant="constant" in state["model"],
+        )
         model.load_state_dict(state["model"])
         return model
 
     @staticmethod
     def of_manifest_entry(entry: dict, mirror: bool = False) -> "RRFNet":
         """The untrained network a manifest entry describes: its patch grid and size inside the graph."""
-        return RRFNet(entry["patchSize"], entry["stride"], mirror=mirror, input_size=entry.get("patchInputSize"),
-                      constant=entry.get("constant") is not None)
+        return RRFNet(
+            entry["patchSize"],
+            entry["stride"],
+            mirror=mirror,
+            input_size=entry.get("patchInputSize"),
+            constant=entry.get("constant") is not None,
+        )
 
     @torch.no_grad()
     def load_weights(self, state: dict, boxes: list[list[int]]) -> None:
@@ -164,7 +183,7 @@ class RRFNet(nn.Module):
             g = FACE_SIZE // self.patch
             p = x.reshape(n, 3, g, self.patch, g, self.patch).permute(0, 2, 4, 1, 3, 5)
             return p.reshape(n * self.num_patches, 3, self.patch, self.patch)
-        crops = [x[:, :, y:y + h, bx:bx + w] for bx, y, w, h in self.boxes]
+        crops = [x[:, :, y : y + h, bx : bx + w] for bx, y, w, h in self.boxes]
         return torch.stack(crops, 1).reshape(n * self.num_patches, 3, self.patch, self.patch)
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
@@ -184,50 +203,28 @@ class RRFNet(nn.Module):
             return features
         return torch.cat([features, self.constant.expand(n, self.num_patches, 1)], 2)
 
-    def mirrored_trunk_features(self, faces: torch.Tensor, pooled: bool = True) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position;
-        [N, P, 256 * h * w] of ``trunk_maps`` when not ``pooled``.
+    def mirrored_trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 112, 112] -> [N, P, 256]: g_j = (f_j(x) + f_j(flip x)) / 2, position by position.
 
         With the mirror the descriptor is (1/P) sum_i (H_i f_i(x) + H_m(i) f_m(i)(flip x)) / 2, and m
         is a permutation of the positions, so it equals (1/P) sum_j H_j g_j: pairing each position
         with itself (not with m(j), as forward() must for the per-patch features) is exact for the
-        descriptor, which is what a refit of the heads needs. The same holds for any head that is
-        linear in the unpooled map."""
+        descriptor, which is what a refit of the heads needs."""
         n = faces.shape[0]
-        both = (self.trunk_features if pooled else self.trunk_maps)(torch.cat([faces, flip_faces(faces)]))
+        both = self.trunk_features(torch.cat([faces, flip_faces(faces)]))
         return 0.5 * (both[:n] + both[n:])
 
-    def trunk_maps(self, faces: torch.Tensor) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256 * h * w]: each patch through the whole trunk, the h x w
-        positions of its last stage kept apart (channel-major) instead of averaged."""
-        x = self.lower_trunk(faces, 0)
-        return x.reshape(-1, self.num_patches, x[0].numel())
-
     def trunk_features(self, faces: torch.Tensor) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its pixels."""
-        return self.upper_trunk(self.lower_trunk(faces, 0), 0)
-
-    def lower_trunk(self, faces: torch.Tensor, top_blocks: int) -> torch.Tensor:
-        """[N, 3, 112, 112] -> [N * P, C, h, w]: each patch through the trunk but its last ``top_blocks``
-        residual blocks (patch i of face n at n * P + i). A fine-tune of the top keeps these."""
+        """[N, 3, 112, 112] -> [N, P, 256]: each patch through the shared trunk, averaged over its
+        pixels (patch i of face n at n * P + i before the mean)."""
         x = self.cut_patches(faces)
         if self.input_size != self.patch:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False
+            )
         x = self.stem(x)
         x = F.max_pool2d(x, 3, 2, padding=1)
-        for block in self.blocks[:len(self.blocks) - top_blocks]:
-            x = block(x)
-        return x
-
-    def top_blocks(self, count: int) -> nn.ModuleList:
-        """The last ``count`` residual blocks: what ``upper_trunk`` runs and a fine-tune of the top trains."""
-        return self.blocks[len(self.blocks) - count:]
-
-    def upper_trunk(self, lower: torch.Tensor, top_blocks: int) -> torch.Tensor:
-        """``lower_trunk``'s output [N * P, C, h, w] -> [N, P, 256]: the last ``top_blocks`` blocks, then
-        the mean over each patch's pixels."""
-        x = lower
-        for block in self.top_blocks(top_blocks):
+        for block in self.blocks:
             x = block(x)
         return x.mean(dim=(2, 3)).reshape(-1, self.num_patches, x.shape[1])
 
@@ -236,7 +233,9 @@ class RRFNet(nn.Module):
         w = load_tfjs_weights(weights_dir, "face_recognition_model")
 
         def load(unit: ConvUnit, prefix: str) -> None:
-            f = torch.from_numpy(w[f"{prefix}/conv/filters"]).permute(3, 2, 0, 1)  # -> [out, in, kh, kw]
+            f = torch.from_numpy(w[f"{prefix}/conv/filters"]).permute(
+                3, 2, 0, 1
+            )  # -> [out, in, kh, kw]
             b = torch.from_numpy(w[f"{prefix}/conv/bias"])
             sw = torch.from_numpy(w[f"{prefix}/scale/weights"])
             sb = torch.from_numpy(w[f"{prefix}/scale/biases"])
@@ -259,42 +258,9 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=False)
 
 
-def source_lineage(path: str, source: dict) -> dict:
-    """What a checkpoint loaded from ``path`` as ``train_rrf.py --init`` was trained on: its step and,
-    where it was rebuilt from a shipped file, the file, its steps and its data, back through its own
-    --init. The manifest entry's ``data`` and ``steps`` describe only the last run, so without this a
-    student trained on from a shipped one would lose the training that made it."""
-    lineage: dict = {"checkpoint": path, "step": source.get("step")}
-    recovered = source.get("recoveredFrom")
-    if recovered:
-        training = recovered.get("training") or {}
-        lineage["recoveredFrom"] = {"file": recovered["file"], "sha256": recovered["sha256"],
-                                    **{k: training.get(k) for k in ("steps", "data", "commit")}}
-    earlier = init_lineage(source)
-    if earlier:
-        lineage["init"] = earlier
-    return lineage
-
-
-def init_lineage(state: dict) -> dict | None:
-    """The lineage ``train_rrf.py`` recorded when the run started from --init (``state["init"]``), so
-    that rebuilding the source checkpoint later cannot change it. A checkpoint written before that
-    record existed falls back to reading its --init file as it is now."""
-    if state.get("init") is not None:
-        return state["init"]
-    path = (state.get("args") or {}).get("init")
-    if not path or path == "None":
-        return None
-    try:
-        return source_lineage(path, load_checkpoint(Path(path)))
-    except FileNotFoundError:
-        return {"checkpoint": path, "missing": True}
-
-
 # What may have changed a checkpoint's weights after training, newest first, each recorded under
-# its key with the held-out score it measured and whether it fitted the mirrored descriptor.
-WEIGHT_CHANGES = (("constant", "given a constant coordinate"), ("topFinetune", "fine-tuned"), ("projection", "whitened"),
-                  ("refit", "refitted"))
+# its key with whether it fitted the mirrored descriptor.
+WEIGHT_CHANGES = (("constant", "given a constant coordinate"), ("refit", "refitted"))
 
 
 def mirror_mismatch(state: dict, mirror: bool) -> tuple[str, bool] | None:

@@ -24,10 +24,12 @@ def matched_pairs(identities: np.ndarray) -> list[tuple[int, int]]:
     for i, ident in enumerate(identities):
         if ident >= 0:
             by_id.setdefault(int(ident), []).append(i)
-    return [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1:]]
+    return [(a, b) for idx in by_id.values() for k, a in enumerate(idx) for b in idx[k + 1 :]]
 
 
-def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def verification_pairs(
+    identities: np.ndarray, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All matched pairs within the held-out identities and as many random mismatched pairs."""
     pos = matched_pairs(identities)
     rng = np.random.default_rng(seed)
@@ -44,7 +46,7 @@ def verification_pairs(identities: np.ndarray, seed: int = 1) -> tuple[np.ndarra
 def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
     """Accuracy at the best threshold, and the AUC."""
     order = np.argsort(scores)
-    s, y = scores[order], same[order]
+    y = same[order]
     # threshold between sorted scores: predict same for scores above
     correct = np.concatenate([[y.sum()], y.sum() - np.cumsum(y) + np.cumsum(1 - y)])
     k = int(np.argmax(correct))
@@ -55,28 +57,32 @@ def best_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def embed_batches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64, reduce=lambda f: f,
-                  forward=None, progress: str | None = None, prepare=centre_crop,
-                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def embed_batches(
+    model: torch.nn.Module,
+    faces_u8: torch.Tensor,
+    batch: int = 64,
+    reduce=lambda f: f,
+    forward=None,
+    progress: str | None = None,
+    prepare=centre_crop,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """``reduce(forward(prepare(faces)))``, batch by batch on the model's device: ``prepare`` turns
     stored uint8 faces into the network's input (plain, un-augmented ones unless given), ``forward``
     is the model itself unless given; ``progress`` names a pass long enough to report. The results
     come back to the CPU as ``dtype`` (float16 halves what a large kept pass holds)."""
     was_training = model.training
     model.eval()
-    dev = next(model.parameters()).device  # the faces go to the model (CPU or GPU); results come back
+    dev = next(
+        model.parameters()
+    ).device  # the faces go to the model (CPU or GPU); results come back
     forward, out, start = forward or model, [], time.time()
     for i in range(0, len(faces_u8), batch):
-        out.append(reduce(forward(prepare(faces_u8[i:i + batch].to(dev)))).to(dtype).cpu())
+        out.append(reduce(forward(prepare(faces_u8[i : i + batch].to(dev)))).to(dtype).cpu())
         if progress and i % (batch * 40) == 0:
             print(f"  {progress} {i}/{len(faces_u8)} ({time.time() - start:.0f}s)", flush=True)
     model.train(was_training)
     return torch.cat(out)
-
-
-def embed_patches(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """The patch features [N, P, D] of plain, un-augmented faces."""
-    return embed_batches(model, faces_u8, batch)
 
 
 def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> torch.Tensor:
@@ -84,21 +90,10 @@ def embed(model: torch.nn.Module, faces_u8: torch.Tensor, batch: int = 64) -> to
     return embed_batches(model, faces_u8, batch, descriptor)
 
 
-def identity_faces(cache: Cache, train_idx: np.ndarray, min_faces: int = 2, identities: int = 0) -> np.ndarray:
-    """Training-split CelebA faces of identities with at least ``min_faces`` (and 2) faces there;
-    ``identities``: only that many of those identities, at random (seed 0); 0: all."""
-    celeba = np.array([cache.datasets[i] == "celeba" and cache.identities[i] >= 0 for i in train_idx])
-    pool = train_idx[celeba]
-    ids, counts = np.unique(cache.identities[pool], return_counts=True)
-    ids = ids[counts >= max(2, min_faces)]
-    if identities:
-        ids = np.sort(np.random.default_rng(0).choice(ids, min(identities, len(ids)), replace=False))
-    return pool[np.isin(cache.identities[pool], ids)]
-
-
 @dataclass
 class Validation:
     """The held-out faces and pairs of one cache, and the teacher's score on them."""
+
     faces: torch.Tensor
     teacher: torch.Tensor  # centred teacher descriptors of the plain faces
     a: np.ndarray
@@ -124,7 +119,11 @@ class Validation:
         cache = load_cache(Path(targs["cache"]).expanduser(), saved_int(targs, "faces"))
         train_idx, val_idx = split_validation(cache)
         train_idx = training_faces(cache, train_idx, datasets)
-        return cache, train_idx, Validation.build(cache, val_idx, teacher_mean(cache, train_idx, state["teacherMean"]))
+        return (
+            cache,
+            train_idx,
+            Validation.build(cache, val_idx, teacher_mean(cache, train_idx, state["teacherMean"])),
+        )
 
     def score(self, model: RRFNet | torch.nn.Module) -> dict:
         return self.score_descriptors(embed(model, self.faces))
@@ -138,5 +137,5 @@ class Validation:
         acc, auc = self.pair_score(d)
         # A network with a constant coordinate (RRFNet.constant) has one more: the cosine with the
         # teacher is that of the descriptor proper.
-        agree = F.cosine_similarity(d[:, :self.teacher.shape[1]], self.teacher).mean().item()
+        agree = F.cosine_similarity(d[:, : self.teacher.shape[1]], self.teacher).mean().item()
         return {"accuracy": acc, "auc": auc, "teacherCos": agree}

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Train RRF students on a leased GPU machine (training/README.md: "On a GPU"). Runs there, from the
-# repo root, with the packed cache (training/gpu_transfer.py pack: parts .gpu/a, .gpu/b, ...).
+# repo root, with the packed cache (python3 -m training.gpu.gpu_transfer pack: parts .gpu/a, .gpu/b, ...).
 # One call carries 64 MiB with the working tree (about 28 MiB) included, so the parts travel one a
 # call, each kept in $PACK by the machine until it goes back (30 s idle): make the calls back to back.
 #
-#   call 1, carrying .gpu/a:  STAGE=check MINUTES=0.3 bash training/gpu_train.sh
+#   call 1, carrying .gpu/a:  STAGE=check MINUTES=0.3 bash training/gpu/gpu_train.sh
 #           (keeps part a, then a short run of every RUNS entry on part a's faces alone)
-#   calls 2.., carrying .gpu/b, then .gpu/c, ...:  STAGE=keep bash training/gpu_train.sh
-#   last call, carrying the last part:  STAGE=train MINUTES=6 bash training/gpu_train.sh
+#   calls 2.., carrying .gpu/b, then .gpu/c, ...:  STAGE=keep bash training/gpu/gpu_train.sh
+#   last call, carrying the last part:  STAGE=train MINUTES=6 bash training/gpu/gpu_train.sh
 #
 # Each run in RUNS trains on a wall-clock cosine schedule, from the teacher's weights or from the
-# shipped model (rebuilt there from public/models/ by recover_checkpoint.py); the runs share the
+# shipped model (rebuilt there from public/models/ by training.recover_checkpoint); the runs share the
 # GPU. What comes back ($OUT, at most 8 files of 16 MiB): each run's best checkpoint as float16
-# weights (gpu_transfer.py shrink) and its train.log. DEVICE=cpu PACK=/tmp/pack RUNS_DIR=/tmp/runs
+# weights (gpu_transfer shrink) and its train.log. DEVICE=cpu PACK=/tmp/pack RUNS_DIR=/tmp/runs
 # PYTHON=/usr/bin/python3 runs the same steps here, as a dry run.
 set -euo pipefail
 : "${STAGE:?STAGE=check, keep or train}" "${OUT:=/tmp/out}"
@@ -45,7 +45,7 @@ echo "parts kept on this machine: $(cd "$PACK" && ls | tr '\n' ' ')"
 CACHE=/tmp/patchface-cache-$STAGE
 rm -rf "$CACHE"
 PARTIAL=$([ "$STAGE" = check ] && echo --partial || true)  # check: the parts at hand, a first
-time "$PY" training/gpu_transfer.py unpack "$PACK"/*/ --out "$CACHE" --threads 16 $PARTIAL
+time "$PY" -m training.gpu.gpu_transfer unpack "$PACK"/*/ --out "$CACHE" --threads 16 $PARTIAL
 # Runs from the teacher read its weights from face-api's folder (node_modules does not travel).
 mkdir -p node_modules/@vladmandic/face-api/model
 cp "$PACK"/a/face_recognition_model* node_modules/@vladmandic/face-api/model/
@@ -59,10 +59,10 @@ for spec in $RUNS; do
   if [ "$start" = shipped ]; then
     shipped=$RUNS_DIR/$STAGE-rrf$patch-shipped
     [ -f "$shipped/shipped.pt" ] ||
-      "$PY" training/recover_checkpoint.py --id "rrf$patch" --run "$shipped" --cache "$CACHE" >/dev/null
+      "$PY" -m training.recover_checkpoint --id "rrf$patch" --run "$shipped" --cache "$CACHE" >/dev/null
     init=(--init "$shipped/shipped.pt")
   fi
-  "$PY" training/train_rrf.py --patch "$patch" --stride "$stride" --input-size "$size" --lr "$lr" "${init[@]}" \
+  "$PY" -m training.train_rrf --patch "$patch" --stride "$stride" --input-size "$size" --lr "$lr" "${init[@]}" \
     --cache "$CACHE" --run "$run" --device "$DEVICE" $AMP --schedule time --minutes "${MINUTES:?}" \
     --steps 1000000000 --batch "$BATCH" --eval-every 100 --threads 2 >"$run.out" 2>&1 &
   pids+=($!)
@@ -76,7 +76,7 @@ for spec in $RUNS; do
   run=$RUNS_DIR/$STAGE-$name
   tail -n 4 "$run.out"
   if [ "$STAGE" = train ] && [ -f "$run/best.pt" ]; then
-    "$PY" training/gpu_transfer.py shrink "$run/best.pt" "$OUT/$name.pt"
+    "$PY" -m training.gpu.gpu_transfer shrink "$run/best.pt" "$OUT/$name.pt"
     cp "$run/train.log" "$OUT/$name.log"
   fi
 done

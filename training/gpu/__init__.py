@@ -1,0 +1,1 @@
+"""The GPU route: the training cache packed for a leased GPU machine, and its checkpoints back."""
