@@ -161,7 +161,8 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
   it('exports JSON with the CLI fields and a PNG', async () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
     const body = JSON.parse(readFileSync((await json.path())!, 'utf8'));
-    expect(Object.keys(body).sort()).toEqual(['constantPart', 'faces', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(Object.keys(body).sort()).toEqual(['cells', 'constantPart', 'faces', 'fullScore', 'hide', 'kept', 'model', 'patches', 'same', 'score', 'threshold', 'view']);
+    expect(body).toMatchObject({ view: 'decision', hide: [], cells: [] });
     expect(body.constantPart === null).toBe(!hasConstant('rrf28'));
     expect(Object.keys(body.faces.a).sort()).toEqual(['box', 'found', 'landmarks5', 'score']);
     expect(String(body.patches.length)).toBe(P28);
