@@ -229,9 +229,7 @@ export async function checkFaceapiConversion(
     for (let i = 1; i < refScores.length; i++) if (refScores[i] > refScores[best]) best = i;
     const k = Math.max(img.width, img.height); // letterbox: 0..1 of the padded square
     const [ymin, xmin, ymax, xmax] = Array.from(refBoxes.subarray(best * 4, best * 4 + 4)).map((v) => Math.min(1, Math.max(0, v)) * k);
-    const box = refScores[best] > 0.3
-      ? { x: xmin, y: ymin, w: xmax - xmin, h: ymax - ymin }
-      : { x: 0, y: 0, w: img.width, h: img.height };
+    const box = refScores[best] > 0.3 ? { x: xmin, y: ymin, w: xmax - xmin, h: ymax - ymin } : { x: 0, y: 0, w: img.width, h: img.height };
 
     // --- tiny detector ---
     const [th, tw] = Array.isArray(tinyE.input.size) ? tinyE.input.size : [tinyE.input.size, tinyE.input.size];
@@ -353,7 +351,9 @@ async function main(): Promise<void> {
   const samplesDir = args[0] ? resolve(args[0]) : DEFAULT_SAMPLES_DIR;
   const s = await checkFaceapiConversion({ samplesDir, backend, log: (l) => console.log(l) });
   console.log(`\nface-api (tfjs ${backend}) vs ONNX (onnxruntime-web wasm), ${s.images.length} photos:`);
-  console.log(`  ssd   decoded boxes max |d| ${s.ssdBoxMaxAbs.toExponential(3)} (all anchors; ${s.ssdBoxMaxAbsConfident.toExponential(3)} where score > 0.5), scores max |d| ${s.ssdScoreMaxAbs.toExponential(3)}`);
+  console.log(
+    `  ssd   decoded boxes max |d| ${s.ssdBoxMaxAbs.toExponential(3)} (all anchors; ${s.ssdBoxMaxAbsConfident.toExponential(3)} where score > 0.5), scores max |d| ${s.ssdScoreMaxAbs.toExponential(3)}`,
+  );
   console.log(`  tiny  raw grid max |d| ${s.tinyRawMaxAbs.toExponential(3)} (inputs 416 and ${TINY_ALT_SIZE})`);
   console.log(`  lm68  raw landmarks max |d| ${s.landmarkMaxPx.toExponential(3)} px (of 112)`);
   console.log(`  desc  min cosine ${s.descriptorMinCos.toFixed(8)}, max |d| ${s.descriptorMaxAbs.toExponential(3)}`);

@@ -20,7 +20,12 @@ if (mode !== 'measure' && mode !== 'screenshot') throw new Error('usage: explore
 let url: string;
 let close: () => Promise<void>;
 if (mode === 'measure') {
-  const server = await preview({ root: PROJECT_ROOT, configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'error', preview: { host: '127.0.0.1', port: 0 } });
+  const server = await preview({
+    root: PROJECT_ROOT,
+    configFile: join(PROJECT_ROOT, 'vite.config.ts'),
+    logLevel: 'error',
+    preview: { host: '127.0.0.1', port: 0 },
+  });
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('preview server has no port');
   url = `http://127.0.0.1:${address.port}`;
@@ -80,13 +85,22 @@ try {
   let total = 0;
   for (const [u, n] of sizes) {
     const path = new URL(u).pathname;
-    const kind = path.endsWith('.wasm') ? 'wasm runtime' : path.endsWith('.onnx') ? 'models (.onnx)' : /\.(m?js|tsx?)$/.test(path) ? 'scripts' : 'other';
+    const kind = path.endsWith('.wasm')
+      ? 'wasm runtime'
+      : path.endsWith('.onnx')
+        ? 'models (.onnx)'
+        : /\.(m?js|tsx?)$/.test(path)
+          ? 'scripts'
+          : 'other';
     byKind.set(kind, (byKind.get(kind) ?? 0) + n);
     total += n;
   }
-  console.log(`${mode === 'measure' ? 'built app (vite preview)' : 'dev server'}: ${sizes.size} responses, ${total} bytes (${(total / 1e6).toFixed(1)} MB)`);
+  console.log(
+    `${mode === 'measure' ? 'built app (vite preview)' : 'dev server'}: ${sizes.size} responses, ${total} bytes (${(total / 1e6).toFixed(1)} MB)`,
+  );
   for (const [k, n] of [...byKind].sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(16)} ${String(n).padStart(10)} bytes`);
-  for (const [u, n] of [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`    ${String(n).padStart(10)}  ${new URL(u).pathname}`);
+  for (const [u, n] of [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`    ${String(n).padStart(10)}  ${new URL(u).pathname}`);
   console.log(`page load -> backend ready: ${t0 - tStart} ms`);
   console.log(`cold: both photos -> heatmap ${coldMs} ms (includes first model loads)`);
   console.log(`warm: one photo, file input -> heatmap ${warmMs} ms`);

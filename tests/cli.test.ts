@@ -18,7 +18,11 @@ let cacheDir = join(tmpdir(), 'patchface-cli-cache');
 
 async function patchface(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: PROJECT_ROOT, maxBuffer: 1 << 24, env: { ...process.env, PATCHFACE_CACHE: cacheDir } });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      cwd: PROJECT_ROOT,
+      maxBuffer: 1 << 24,
+      env: { ...process.env, PATCHFACE_CACHE: cacheDir },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -50,10 +54,29 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
   });
 
   it('compare --json has the documented shape and says "same" for Obama vs Obama', async () => {
-    const r = await patchface('compare', join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'whitehouse/obama_2.jpg'), '--model', 'fullface', '--json');
+    const r = await patchface(
+      'compare',
+      join(SAMPLES, 'whitehouse/obama_1.jpg'),
+      join(SAMPLES, 'whitehouse/obama_2.jpg'),
+      '--model',
+      'fullface',
+      '--json',
+    );
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
-    expect(Object.keys(json).sort()).toEqual(['cells', 'constantPart', 'faces', 'fullScore', 'hide', 'kept', 'model', 'patches', 'same', 'score', 'threshold']);
+    expect(Object.keys(json).sort()).toEqual([
+      'cells',
+      'constantPart',
+      'faces',
+      'fullScore',
+      'hide',
+      'kept',
+      'model',
+      'patches',
+      'same',
+      'score',
+      'threshold',
+    ]);
     expect(json.model).toBe('fullface');
     expect(json).toMatchObject({ hide: [], cells: [], kept: [] });
     expect(json.fullScore).toBe(json.score);
@@ -66,7 +89,7 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     }
   });
 
-  it('compare with a patch model prints every contribution, their sums, and the constant coordinate\'s part', async () => {
+  it("compare with a patch model prints every contribution, their sums, and the constant coordinate's part", async () => {
     const entry = (await readManifest()).models.find((m) => m.id === 'rrf56')!;
     const args = [join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'nasa/Christina_Koch.jpg'), '--model', 'rrf56'];
     const j = await patchface('compare', ...args, '--json');
@@ -174,7 +197,14 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
   });
 
   it('eval pairs reports metrics, counts an unreadable file as an error, and names it', async () => {
-    for (const f of ['whitehouse/obama_1.jpg', 'whitehouse/obama_2.jpg', 'nasa/Andrew_Morgan.jpg', 'nasa/andrew_morgan_iss.jpg', 'nasa/Nick_Hague.jpg', 'nasa/Karen_Nyberg.jpg']) {
+    for (const f of [
+      'whitehouse/obama_1.jpg',
+      'whitehouse/obama_2.jpg',
+      'nasa/Andrew_Morgan.jpg',
+      'nasa/andrew_morgan_iss.jpg',
+      'nasa/Nick_Hague.jpg',
+      'nasa/Karen_Nyberg.jpg',
+    ]) {
       await copyFile(join(SAMPLES, f), join(dir, f.split('/')[1]));
     }
     await writeFile(join(dir, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
@@ -202,7 +232,18 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     // The same run again reads each embedding back instead of running the model, and scores the same.
     // --scores writes every pair's score: a row per pair in input order, NaN where a photo had no face.
     const scoresFile = join(dir, 'scores.tsv');
-    const again = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'fullface', '--json', '--scores', scoresFile);
+    const again = await patchface(
+      'eval',
+      'pairs',
+      join(dir, 'pairs.tsv'),
+      '--root',
+      dir,
+      '--model',
+      'fullface',
+      '--json',
+      '--scores',
+      scoresFile,
+    );
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/embedding cache: 6 of 7 image embeddings reused/);
     expect(again.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
@@ -217,8 +258,12 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     const correct = scored.map((c) => Number(c[5]));
     expect(correct[4]).toBe(0);
     const right = correct.reduce((a, b) => a + b, 0);
-    expect(again.stderr).toMatch(new RegExp(`fullface: ${right} of 5 pairs right; wrong: ${(1 - correct[0]) + (1 - correct[1]) + 1} missed matches, ` +
-      `${(1 - correct[2]) + (1 - correct[3])} false matches; one threshold chosen in hindsight on every pair: 4 right`));
+    expect(again.stderr).toMatch(
+      new RegExp(
+        `fullface: ${right} of 5 pairs right; wrong: ${1 - correct[0] + (1 - correct[1]) + 1} missed matches, ` +
+          `${1 - correct[2] + (1 - correct[3])} false matches; one threshold chosen in hindsight on every pair: 4 right`,
+      ),
+    );
     for (const k of [0, 1]) {
       const inFold = correct.filter((_, i) => i % 2 === k);
       expect(inFold.reduce((a, b) => a + b, 0) / inFold.length).toBeCloseTo(json.fullface.folds[k], 12);
@@ -228,7 +273,19 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
 
     // --presets: every model with each region hidden alone; a patch model reuses its features
     // (no new embedding), fullface runs again on the photo with the region in grey.
-    const presets = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'rrf56', '--model', 'fullface', '--presets', '--json');
+    const presets = await patchface(
+      'eval',
+      'pairs',
+      join(dir, 'pairs.tsv'),
+      '--root',
+      dir,
+      '--model',
+      'rrf56',
+      '--model',
+      'fullface',
+      '--presets',
+      '--json',
+    );
     expect(presets.code, presets.stderr).toBe(0);
     const pj = JSON.parse(presets.stdout);
     expect(Object.keys(pj.rrf56.hide)).toEqual(['eyes', 'nose', 'mouth', 'lower-half', 'upper-half', 'left-half', 'right-half']);
@@ -238,7 +295,20 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     expect(pj.fullface.accuracy).toBe(json.fullface.accuracy);
     // 6 photos x (rrf56 + fullface + fullface with each of 7 regions in grey) = 54 embeddings; 6 fullface ones were cached.
     expect(presets.stderr).toMatch(/embedding cache: 6 of 63 image embeddings reused/);
-    const hidden = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'rrf56', '--model', 'fullface', '--hide', 'lower-half', '--json');
+    const hidden = await patchface(
+      'eval',
+      'pairs',
+      join(dir, 'pairs.tsv'),
+      '--root',
+      dir,
+      '--model',
+      'rrf56',
+      '--model',
+      'fullface',
+      '--hide',
+      'lower-half',
+      '--json',
+    );
     expect(hidden.code, hidden.stderr).toBe(0);
     const hj = JSON.parse(hidden.stdout);
     expect(hj.rrf56).toMatchObject({ hidden: ['lower-half'], keptPatches: 5, accuracy: pj.rrf56.hide['lower-half'].accuracy });

@@ -82,11 +82,20 @@ describe('EmbeddingCache', () => {
     const write = (file: string, text: string) => writeFileSync(join(root, file), text);
     write('src/node/decodeImage.ts', "import sharp from 'sharp';\nexport const d = 1;\n");
     write('src/node/runtime.ts', "import * as ort from 'onnxruntime-web';\nexport { ort };\n");
-    write('src/core/pipeline.ts', "import { align } from './align';\nimport type { View } from '../ui/view.ts';\nexport const p = align + 1;\n");
+    write(
+      'src/core/pipeline.ts',
+      "import { align } from './align';\nimport type { View } from '../ui/view.ts';\nexport const p = align + 1;\n",
+    );
     write('src/core/align.ts', 'export const align = 2;\n');
     write('src/ui/view.ts', 'export type View = number;\nexport const v = 1;\n');
     const lock = (sharp: string, other: string) =>
-      JSON.stringify({ packages: { 'node_modules/sharp': { version: sharp }, 'node_modules/onnxruntime-web': { version: '1.0.0' }, 'node_modules/zustand': { version: other } } });
+      JSON.stringify({
+        packages: {
+          'node_modules/sharp': { version: sharp },
+          'node_modules/onnxruntime-web': { version: '1.0.0' },
+          'node_modules/zustand': { version: other },
+        },
+      });
     write('package-lock.json', lock('1.0.0', '1.0.0'));
     expect(importClosure(root, EMBEDDING_ENTRY_POINTS)).toEqual({
       files: ['src/core/align.ts', 'src/core/pipeline.ts', 'src/node/decodeImage.ts', 'src/node/runtime.ts'],

@@ -32,7 +32,11 @@ describe.skipIf(!available)('hiding a region on the exported patch models', () =
       const [face] = await detectFaces(image, runner, manifest);
       faces.push({ image, face });
     }
-    for (const m of patchModels) inputs.set(m.id, faces.map((f) => embeddingInput(f.image, f.face, m).tensor));
+    for (const m of patchModels)
+      inputs.set(
+        m.id,
+        faces.map((f) => embeddingInput(f.image, f.face, m).tensor),
+      );
   });
   afterAll(async () => {
     await runner?.dispose();

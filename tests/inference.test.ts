@@ -11,7 +11,19 @@ import { OrtModelRunner, type OrtModule } from '../src/inference/modelRunner.ts'
 
 const manifest = {
   version: 1,
-  models: ['m1', 'm2'].map((id) => ({ id, file: `${id}.onnx`, sha256: '', role: 'embedder', kind: 'fullface', input: {}, output: {}, patches: null, regionWeights: null, threshold: null, lfw: null })),
+  models: ['m1', 'm2'].map((id) => ({
+    id,
+    file: `${id}.onnx`,
+    sha256: '',
+    role: 'embedder',
+    kind: 'fullface',
+    input: {},
+    output: {},
+    patches: null,
+    regionWeights: null,
+    threshold: null,
+    lfw: null,
+  })),
 } as unknown as Manifest;
 
 /** onnxruntime stand-in whose session creations and runs each take a few ms, and that counts overlap. */

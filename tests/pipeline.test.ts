@@ -88,17 +88,20 @@ describe.skipIf(!ready)('pipeline on the sample photos', () => {
       ['PNG', () => raw().png().toBuffer()],
       ['WebP', () => raw().webp({ quality: 95 }).toBuffer()],
       ['GIF (first frame)', () => raw().gif().toBuffer()],
-      ['BMP', async () => {
-        const rgba = Buffer.alloc(original.width * original.height * 4);
-        // bmp-ts takes ABGR byte order.
-        for (let i = 0, j = 0; i < original.data.length; i += 3, j += 4) {
-          rgba[j] = 0;
-          rgba[j + 1] = original.data[i + 2];
-          rgba[j + 2] = original.data[i + 1];
-          rgba[j + 3] = original.data[i];
-        }
-        return encodeBmp({ data: rgba, width: original.width, height: original.height, bitPP: 24 }).data;
-      }],
+      [
+        'BMP',
+        async () => {
+          const rgba = Buffer.alloc(original.width * original.height * 4);
+          // bmp-ts takes ABGR byte order.
+          for (let i = 0, j = 0; i < original.data.length; i += 3, j += 4) {
+            rgba[j] = 0;
+            rgba[j + 1] = original.data[i + 2];
+            rgba[j + 2] = original.data[i + 1];
+            rgba[j + 3] = original.data[i];
+          }
+          return encodeBmp({ data: rgba, width: original.width, height: original.height, bitPP: 24 }).data;
+        },
+      ],
       // Stored rotated a quarter turn, with EXIF orientation 6 ("rotate 90 CW to display").
       ['JPEG with EXIF orientation 6', () => raw().rotate(270).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer()],
     ];
@@ -115,11 +118,38 @@ describe.skipIf(!ready)('pipeline on the sample photos', () => {
   describe('bad input gets a clear, specific error', () => {
     const cases: [string, () => Promise<Uint8Array>, RegExp, string][] = [
       ['an empty file', async () => new Uint8Array(0), /empty/i, 'empty'],
-      ['a text file', async () => new TextEncoder().encode('hello, this is not a photo\n'), /not an image|not a photo|text/i, 'not-an-image'],
+      [
+        'a text file',
+        async () => new TextEncoder().encode('hello, this is not a photo\n'),
+        /not an image|not a photo|text/i,
+        'not-an-image',
+      ],
       ['an SVG', async () => new TextEncoder().encode('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>'), /SVG/, 'svg'],
-      ['a truncated JPEG', async () => (await readFile(photo('whitehouse/obama_1.jpg'))).subarray(0, 30_000), /corrupt|truncated/i, 'truncated'],
-      ['a 50000x50000 PNG (decompression bomb)', async () => sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer().then(bombPng), /MP/, 'too-many-pixels'],
-      ['a 16x16 image', async () => sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } }).png().toBuffer(), /16x16/, 'too-small'],
+      [
+        'a truncated JPEG',
+        async () => (await readFile(photo('whitehouse/obama_1.jpg'))).subarray(0, 30_000),
+        /corrupt|truncated/i,
+        'truncated',
+      ],
+      [
+        'a 50000x50000 PNG (decompression bomb)',
+        async () =>
+          sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+            .png()
+            .toBuffer()
+            .then(bombPng),
+        /MP/,
+        'too-many-pixels',
+      ],
+      [
+        'a 16x16 image',
+        async () =>
+          sharp({ create: { width: 16, height: 16, channels: 3, background: '#888' } })
+            .png()
+            .toBuffer(),
+        /16x16/,
+        'too-small',
+      ],
     ];
     it.each(cases)('%s', async (_label, make, message, code) => {
       const error = await decodePhotoBytes(await make()).then(
@@ -146,7 +176,12 @@ describe.skipIf(!ready)('pipeline on the sample photos', () => {
     ])('a faceless region of %s yields no faces, fallback detector included', async (name, f) => {
       const file = photo(`nasa/${name}`);
       const { width, height } = (await decodePhotoFile(file)).image;
-      const region = { left: Math.round(f.left * width), top: Math.round(f.top * height), width: Math.round(f.width * width), height: Math.round(f.height * height) };
+      const region = {
+        left: Math.round(f.left * width),
+        top: Math.round(f.top * height),
+        width: Math.round(f.width * width),
+        height: Math.round(f.height * height),
+      };
       const { image } = await decodePhotoBytes(await sharp(file).rotate().extract(region).png().toBuffer());
       expect(await analyse(image)).toEqual([]);
     });

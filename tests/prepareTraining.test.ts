@@ -39,7 +39,12 @@ describe('teacherRegion', async () => {
   const side = inputSide(fullface);
   const image = noiseImage(400, 360);
   const face = syntheticFace();
-  const frame = alignToTemplate(image, face.landmarks5, ARCFACE_TEMPLATE_112.map((v) => v + MARGIN), STORED_SIZE).transform;
+  const frame = alignToTemplate(
+    image,
+    face.landmarks5,
+    ARCFACE_TEMPLATE_112.map((v) => v + MARGIN),
+    STORED_SIZE,
+  ).transform;
 
   it.each(['dlib68', 'dlib5'] as const)("holds the teacher's %s chip, byte for byte, as its centre crop", (crop) => {
     const { region } = teacherRegion(image, face, fullface, frame, { fullfaceCrop: crop });

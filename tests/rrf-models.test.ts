@@ -141,7 +141,8 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
     const t = Object.values(await runner.run(model.id, { data: batch, dims: [2, 3, FACE, FACE] }))[0];
     const D = t.dims[2];
     const mirrorOf = boxes.map(([x, y, w, h]) =>
-      boxes.findIndex(([x2, y2, w2, h2]) => x2 === FACE - x - w && y2 === y && w2 === w && h2 === h));
+      boxes.findIndex(([x2, y2, w2, h2]) => x2 === FACE - x - w && y2 === y && w2 === w && h2 === h),
+    );
     let maxDiff = 0;
     for (let i = 0; i < P; i++) {
       expect(mirrorOf[i], `patch ${i} has no mirrored patch`).toBeGreaterThanOrEqual(0);

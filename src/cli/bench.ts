@@ -17,10 +17,19 @@ function median(xs: number[]): number {
 
 export function defaultBenchPhotos(): string[] {
   const dir = resolve(PROJECT_ROOT, '../shared/data/samples/whitehouse');
-  return readdirSync(dir).filter((f) => f.endsWith('.jpg')).map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jpg'))
+    .map((f) => join(dir, f));
 }
 
-export async function runBench(opts: { photos: string[]; runs: number; threads?: number; runtime?: NodeRuntime; json: boolean; pipeline?: PipelineOptions }): Promise<number> {
+export async function runBench(opts: {
+  photos: string[];
+  runs: number;
+  threads?: number;
+  runtime?: NodeRuntime;
+  json: boolean;
+  pipeline?: PipelineOptions;
+}): Promise<number> {
   const base = await createNodeRunner({ threads: opts.threads, runtime: opts.runtime });
   const runner = new TimedRunner(base);
   const manifest = base.manifest;
@@ -52,7 +61,9 @@ export async function runBench(opts: { photos: string[]; runs: number; threads?:
   }
   await base.dispose();
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ cpu: cpus()[0]?.model, cores: availableParallelism(), runs: opts.runs, ms: rows }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ cpu: cpus()[0]?.model, cores: availableParallelism(), runs: opts.runs, ms: rows }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(`${cpus()[0]?.model} x${availableParallelism()}, median of ${opts.runs} runs, ms\n`);
     for (const [photo, stages] of Object.entries(rows)) {

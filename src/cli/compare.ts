@@ -87,9 +87,13 @@ function hiddenLines(model: ModelEntry, r: RestrictedComparison, fullScore: numb
     );
   }
   if (r.empty) {
-    lines.push(`Every ${model.patches?.[0]?.[2] ?? ''} px patch touches the hidden region: nothing is left to compare, so there is no score.`);
+    lines.push(
+      `Every ${model.patches?.[0]?.[2] ?? ''} px patch touches the hidden region: nothing is left to compare, so there is no score.`,
+    );
   } else {
-    lines.push(`Full score ${fullScore.toFixed(4)}; with the region hidden ${r.score.toFixed(4)} (${r.score - fullScore >= 0 ? '+' : ''}${(r.score - fullScore).toFixed(4)})`);
+    lines.push(
+      `Full score ${fullScore.toFixed(4)}; with the region hidden ${r.score.toFixed(4)} (${r.score - fullScore >= 0 ? '+' : ''}${(r.score - fullScore).toFixed(4)})`,
+    );
     if (!r.calibrated) lines.push('No LFW-calibrated threshold exists for this hidden region, so there is no verdict.');
   }
   return lines;
@@ -106,7 +110,10 @@ function formatCompare(model: ModelEntry, r: RestrictedComparison, json: Compare
   if (r.empty) return `${lines.join('\n')}\n`;
   const calibration = isNothingHidden(r.hidden) ? model.lfw : model.hide?.[r.hidden.presets[0]];
   const verdict = r.same === null ? 'no calibrated threshold' : r.same ? 'Same person' : 'Different people';
-  const op = r.threshold === null ? '' : `  (threshold ${r.threshold.toFixed(3)}${calibration ? `, LFW accuracy ${(calibration.accuracy * 100).toFixed(1)}%` : ''})`;
+  const op =
+    r.threshold === null
+      ? ''
+      : `  (threshold ${r.threshold.toFixed(3)}${calibration ? `, LFW accuracy ${(calibration.accuracy * 100).toFixed(1)}%` : ''})`;
   lines.push(`Score ${r.score.toFixed(4)}  ${verdict}${op}`);
   if (r.patches.length > 0) {
     const margins = r.threshold !== null;
@@ -129,4 +136,3 @@ function formatCompare(model: ModelEntry, r: RestrictedComparison, json: Compare
   }
   return `${lines.join('\n')}\n`;
 }
-

@@ -17,7 +17,15 @@ import {
   type HiddenRegion,
   type HidePresetId,
 } from '../core/regions.ts';
-import { accuracyAt, bestThreshold, lfwImagePath, parseLfwPairs, parsePairsTsv, tenFoldEvaluation, type TenFoldResult } from '../core/verification.ts';
+import {
+  accuracyAt,
+  bestThreshold,
+  lfwImagePath,
+  parseLfwPairs,
+  parsePairsTsv,
+  tenFoldEvaluation,
+  type TenFoldResult,
+} from '../core/verification.ts';
 import { decodePhotoFile, readPhotoFile } from '../node/decodeImage.ts';
 import { EmbeddingCache } from '../node/embeddingCache.ts';
 import { detectFacesCached, FaceCache, photoKey } from '../node/faceCache.ts';
@@ -68,7 +76,9 @@ export interface ModelEvalJson {
   hide?: Record<string, (Omit<ModelEvalJson, 'hide' | 'hidden' | 'folds'> & { keptPatches: number | null }) | null>;
 }
 
-export async function loadPairs(opts: Pick<EvalOptions, 'kind' | 'target' | 'root' | 'limit'>): Promise<{ root: string; pairs: EvalPair[] }> {
+export async function loadPairs(
+  opts: Pick<EvalOptions, 'kind' | 'target' | 'root' | 'limit'>,
+): Promise<{ root: string; pairs: EvalPair[] }> {
   let root: string;
   let pairs: EvalPair[];
   if (opts.kind === 'lfw') {
@@ -156,7 +166,11 @@ export async function embedImages(
   const embeddings = new Map<string, Map<string, Embedding>>();
   const failures = new Map<string, string>();
   const pick = (hidden: HiddenRegion) => (isNothingHidden(hidden) ? 'central' : `central, hidden in grey: ${hiddenTag(hidden)}`);
-  const stored = cache ? await Promise.all(jobs.map((j) => EmbeddingCache.open(j.model, pipeline, cache.signature, pick(j.hidden), undefined, undefined, runtime))) : null;
+  const stored = cache
+    ? await Promise.all(
+        jobs.map((j) => EmbeddingCache.open(j.model, pipeline, cache.signature, pick(j.hidden), undefined, undefined, runtime)),
+      )
+    : null;
   let reused = 0;
   const progress = createProgress(label, files.length);
   await forEachConcurrent(files, 2, async (file) => {
@@ -235,7 +249,15 @@ function presetEvaluations(
       continue;
     }
     const ev = tenFoldEvaluation(scorePairs(pairs, model, embeddings, hidden), same, folds);
-    out[preset.id] = { accuracy: ev.accuracy, std: ev.std, threshold: ev.threshold, auc: ev.auc, pairs: ev.pairs, noFace: ev.noFace, keptPatches: kept };
+    out[preset.id] = {
+      accuracy: ev.accuracy,
+      std: ev.std,
+      threshold: ev.threshold,
+      auc: ev.auc,
+      pairs: ev.pairs,
+      noFace: ev.noFace,
+      keptPatches: kept,
+    };
   }
   return out;
 }
@@ -251,7 +273,9 @@ export function presetTable(result: Record<string, ModelEvalJson>): string {
     return `${(r.accuracy * 100).toFixed(2)} ± ${(r.std * 100).toFixed(2)}${kept}`.padStart(24);
   };
   const lines = [`${'hidden'.padEnd(12)}${models.map((id) => id.padStart(24)).join('')}`];
-  lines.push(`${'nothing'.padEnd(12)}${models.map((id) => `${(result[id].accuracy * 100).toFixed(2)} ± ${(result[id].std * 100).toFixed(2)}`.padStart(24)).join('')}`);
+  lines.push(
+    `${'nothing'.padEnd(12)}${models.map((id) => `${(result[id].accuracy * 100).toFixed(2)} ± ${(result[id].std * 100).toFixed(2)}`.padStart(24)).join('')}`,
+  );
   for (const p of HIDE_PRESETS) lines.push(`${p.id.padEnd(12)}${models.map((id) => cell(id, p.id)).join('')}`);
   return `${lines.join('\n')}\n`;
 }
@@ -273,15 +297,28 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     const t0 = Date.now();
     const cache = opts.cache === false ? null : await FaceCache.open(manifest, opts.pipeline);
     if (cache?.size) process.stderr.write(`detection cache: ${cache.size} photos known (--no-cache to recompute)\n`);
-    const { embeddings, failures, reused } = await embedImages(files, root, jobs, runner, manifest, opts.pipeline, cache, 'images', opts.runtime);
+    const { embeddings, failures, reused } = await embedImages(
+      files,
+      root,
+      jobs,
+      runner,
+      manifest,
+      opts.pipeline,
+      cache,
+      'images',
+      opts.runtime,
+    );
     if (reused) {
-      process.stderr.write(`embedding cache: ${reused} of ${files.length * jobs.length} image embeddings reused from earlier runs of the same code and models\n`);
+      process.stderr.write(
+        `embedding cache: ${reused} of ${files.length * jobs.length} image embeddings reused from earlier runs of the same code and models\n`,
+      );
     }
     const seconds = (Date.now() - t0) / 1000;
     const same = pairs.map((p) => p.same);
     const folds = pairs.map((p) => p.fold);
     for (const model of models) {
-      if (keptCount(model, hidden) === 0) throw new Error(`${model.id}: every patch touches the hidden region (${hiddenTag(hidden)}); nothing is left to score`);
+      if (keptCount(model, hidden) === 0)
+        throw new Error(`${model.id}: every patch touches the hidden region (${hiddenTag(hidden)}); nothing is left to score`);
     }
     const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings, hidden));
     const evaluations = scoresByModel.map((scores) => tenFoldEvaluation(scores, same, folds));
@@ -307,7 +344,9 @@ export async function runEval(opts: EvalOptions): Promise<number> {
     if (opts.scoresFile) {
       const verdicts = scoresByModel.map((scores, m) => protocolVerdicts(pairs, scores, evaluations[m]));
       await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel, verdicts));
-      process.stderr.write(`wrote ${pairs.length} pair scores to ${opts.scoresFile}\n${pairErrors(pairs, models, scoresByModel, verdicts)}`);
+      process.stderr.write(
+        `wrote ${pairs.length} pair scores to ${opts.scoresFile}\n${pairErrors(pairs, models, scoresByModel, verdicts)}`,
+      );
     }
     if (opts.writeManifest) {
       if (opts.kind !== 'lfw' || opts.limit) throw new Error('--write-manifest needs a full `eval lfw` run');
@@ -370,7 +409,9 @@ export function pairErrors(pairs: EvalPair[], models: ModelEntry[], scoresByMode
   for (let a = 0; a < models.length; a++) {
     for (let b = a + 1; b < models.length; b++) {
       const both = [...wrong[a]].filter((i) => wrong[b].has(i)).length;
-      lines.push(`${models[a].id} and ${models[b].id}: both wrong ${both}, ${models[a].id} alone ${wrong[a].size - both}, ${models[b].id} alone ${wrong[b].size - both}`);
+      lines.push(
+        `${models[a].id} and ${models[b].id}: both wrong ${both}, ${models[a].id} alone ${wrong[a].size - both}, ${models[b].id} alone ${wrong[b].size - both}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

@@ -156,7 +156,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'prepare-training') {
       if (rest.length !== 1 || !values.out) throw new UsageError('prepare-training needs DATA_DIR and --out CACHE_DIR');
-      return await runPrepareTraining({ dataDir: rest[0], out: values.out, threads, runtime, limit: values.limit ? Number(values.limit) : undefined, pipeline, cache: !values['no-cache'] });
+      return await runPrepareTraining({
+        dataDir: rest[0],
+        out: values.out,
+        threads,
+        runtime,
+        limit: values.limit ? Number(values.limit) : undefined,
+        pipeline,
+        cache: !values['no-cache'],
+      });
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {

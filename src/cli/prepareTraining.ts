@@ -46,9 +46,16 @@ export const CHIP_MARGIN = 20;
  * student frame (source -> `frame`) into it. The chip's own pixels are the region's centre crop,
  * sampled at exactly the positions the teacher's input is, so an unjittered view is its input.
  */
-export function teacherRegion(image: RgbImage, face: DetectedFace, teacher: ModelEntry, frame: Affine, pipeline?: PipelineOptions): { region: RgbImage; frameToRegion: Affine } {
+export function teacherRegion(
+  image: RgbImage,
+  face: DetectedFace,
+  teacher: ModelEntry,
+  frame: Affine,
+  pipeline?: PipelineOptions,
+): { region: RgbImage; frameToRegion: Affine } {
   const crop = pipeline?.fullfaceCrop ?? DEFAULT_FULLFACE_CROP;
-  if (crop === 'faceapi') throw new Error("teacher views need a chip that is a similarity of the photo (--fullface-crop dlib68 or dlib5), not 'faceapi'");
+  if (crop === 'faceapi')
+    throw new Error("teacher views need a chip that is a similarity of the photo (--fullface-crop dlib68 or dlib5), not 'faceapi'");
   const side = inputSide(teacher);
   const toRegion = composeAffine([1, 0, CHIP_MARGIN, 0, 1, CHIP_MARGIN], fullfaceChipTransform(face, side, crop));
   return { region: extractChip(image, toRegion, side + 2 * CHIP_MARGIN), frameToRegion: composeAffine(toRegion, invertAffine(frame)) };
@@ -79,7 +86,15 @@ async function listSources(dataDir: string): Promise<Source[]> {
   return sources;
 }
 
-export async function runPrepareTraining(opts: { dataDir: string; out: string; threads?: number; runtime?: NodeRuntime; limit?: number; pipeline?: PipelineOptions; cache?: boolean }): Promise<number> {
+export async function runPrepareTraining(opts: {
+  dataDir: string;
+  out: string;
+  threads?: number;
+  runtime?: NodeRuntime;
+  limit?: number;
+  pipeline?: PipelineOptions;
+  cache?: boolean;
+}): Promise<number> {
   await mkdir(opts.out, { recursive: true });
   let sources = await listSources(opts.dataDir);
   if (opts.limit) sources = sources.slice(0, opts.limit);
@@ -168,7 +183,13 @@ export async function runPrepareTraining(opts: { dataDir: string; out: string; t
  * The teacher's embeddings of its own input crop and of that crop mirrored: the targets for
  * plain and horizontally flipped student inputs. One batch of two.
  */
-async function teacherTargets(image: RgbImage, face: DetectedFace, model: ModelEntry, runner: ModelRunner, pipeline?: PipelineOptions): Promise<Float32Array> {
+async function teacherTargets(
+  image: RgbImage,
+  face: DetectedFace,
+  model: ModelEntry,
+  runner: ModelRunner,
+  pipeline?: PipelineOptions,
+): Promise<Float32Array> {
   const side = inputSide(model);
   const out = await runner.run(model.id, { data: embeddingInputWithMirror(image, face, model, pipeline), dims: [2, 3, side, side] });
   return Object.values(out)[0].data.slice(0, 256);

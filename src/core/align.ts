@@ -19,11 +19,7 @@ export type Points2D = ArrayLike<number>;
  * (image left/right). Values as in docs/DESIGN.md.
  */
 export const ARCFACE_TEMPLATE_112: readonly number[] = Object.freeze([
-  38.2946, 51.6963,
-  73.5318, 51.5014,
-  56.0252, 71.7366,
-  41.5493, 92.3655,
-  70.7299, 92.2041,
+  38.2946, 51.6963, 73.5318, 51.5014, 56.0252, 71.7366, 41.5493, 92.3655, 70.7299, 92.2041,
 ]);
 
 export const ALIGNED_SIZE = 112;
@@ -42,20 +38,14 @@ export function invertAffine(m: Affine): Affine {
   if (!Number.isFinite(det) || det === 0) {
     throw new RangeError(`invertAffine: matrix is singular (det = ${det})`);
   }
-  return [
-    d / det, -b / det, (b * ty - d * tx) / det,
-    -c / det, a / det, (c * tx - a * ty) / det,
-  ];
+  return [d / det, -b / det, (b * ty - d * tx) / det, -c / det, a / det, (c * tx - a * ty) / det];
 }
 
 /** `outer ∘ inner`: first apply `inner`, then `outer`. */
 export function composeAffine(outer: Affine, inner: Affine): Affine {
   const [a, b, tx, c, d, ty] = outer;
   const [e, f, ux, g, h, uy] = inner;
-  return [
-    a * e + b * g, a * f + b * h, a * ux + b * uy + tx,
-    c * e + d * g, c * f + d * h, c * ux + d * uy + ty,
-  ];
+  return [a * e + b * g, a * f + b * h, a * ux + b * uy + tx, c * e + d * g, c * f + d * h, c * ux + d * uy + ty];
 }
 
 /** Applies `m` to interleaved points; returns a new Float64Array. */
@@ -95,17 +85,29 @@ export function estimateSimilarity(src: Points2D, dst: Points2D): Affine {
   const n = src.length / 2;
   if (n < 2) throw new RangeError(`estimateSimilarity: need at least 2 points, got ${n}`);
 
-  let mx = 0, my = 0, ux = 0, uy = 0;
+  let mx = 0,
+    my = 0,
+    ux = 0,
+    uy = 0;
   for (let i = 0; i < n; i++) {
-    mx += src[2 * i]; my += src[2 * i + 1];
-    ux += dst[2 * i]; uy += dst[2 * i + 1];
+    mx += src[2 * i];
+    my += src[2 * i + 1];
+    ux += dst[2 * i];
+    uy += dst[2 * i + 1];
   }
-  mx /= n; my /= n; ux /= n; uy /= n;
+  mx /= n;
+  my /= n;
+  ux /= n;
+  uy /= n;
 
-  let dot = 0, cross = 0, ss = 0;
+  let dot = 0,
+    cross = 0,
+    ss = 0;
   for (let i = 0; i < n; i++) {
-    const x = src[2 * i] - mx, y = src[2 * i + 1] - my;
-    const xd = dst[2 * i] - ux, yd = dst[2 * i + 1] - uy;
+    const x = src[2 * i] - mx,
+      y = src[2 * i + 1] - my;
+    const xd = dst[2 * i] - ux,
+      yd = dst[2 * i + 1] - uy;
     dot += x * xd + y * yd;
     cross += x * yd - y * xd;
     ss += x * x + y * y;
@@ -248,22 +250,16 @@ export function alignFace112(img: RgbImage, landmarks5: Points2D): AlignedFace {
  *     (size-1, 0), (size-1, size-1) (get_mapping_to_chip / extract_image_chips).
  */
 const DLIB_MEAN_FACE_SHAPE_X: readonly number[] = Object.freeze([
-  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
-  0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
-  0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918,
-  0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149,
-  0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721,
-  0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874,
-  0.553364, 0.490127, 0.42689,
+  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124, 0.904991, 0.98004, 0.490127, 0.490127, 0.490127,
+  0.490127, 0.36688, 0.426036, 0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743, 0.645647, 0.714428,
+  0.793132, 0.858516, 0.79751, 0.719335, 0.254149, 0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721, 0.490127,
+  0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874, 0.553364, 0.490127, 0.42689,
 ]);
 const DLIB_MEAN_FACE_SHAPE_Y: readonly number[] = Object.freeze([
-  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
-  0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
-  0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733,
-  0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099,
-  0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
-  0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
-  0.784792, 0.824182, 0.831803, 0.824182,
+  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805,
+  0.515625, 0.587326, 0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077, 0.231733,
+  0.179852, 0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
+  0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
 ]);
 
 /** Default chip geometry of dlib_face_recognition_resnet_model_v1 (dlib's dnn_face_recognition_ex). */
@@ -299,11 +295,7 @@ function checkChipArgs(size: number, padding: number, where: string): void {
  * more than 2x from a pyramid_down<2> image pyramid; `extractChip` samples the source
  * directly (bilinear), which aliases slightly more for large source faces.
  */
-export function dlibChipTransform(
-  landmarks68: Points2D,
-  size: number = DLIB_CHIP_SIZE,
-  padding: number = DLIB_CHIP_PADDING,
-): Affine {
+export function dlibChipTransform(landmarks68: Points2D, size: number = DLIB_CHIP_SIZE, padding: number = DLIB_CHIP_PADDING): Affine {
   if (landmarks68.length !== 136) {
     throw new RangeError(`dlibChipTransform: expected 68 points (136 values), got ${landmarks68.length}`);
   }
@@ -326,7 +318,8 @@ export function dlibChipTransform(
   const k = (size - 1) / (rectWidth - 1);
   const cos = chipToImg[0] / s;
   const sin = chipToImg[3] / s;
-  const a = k * cos, b = k * sin;
+  const a = k * cos,
+    b = k * sin;
   const half = (size - 1) / 2;
   return [a, b, half - (a * cx + b * cy), -b, a, half - (-b * cx + a * cy)];
 }
@@ -347,20 +340,16 @@ export function dlibChipTransform(
 export function dlibChip5Template(size: number = DLIB_CHIP_SIZE, padding: number = DLIB_CHIP_PADDING): number[] {
   checkChipArgs(size, padding, 'dlibChip5Template');
   const mean = (idx: number[]): [number, number] => {
-    let x = 0, y = 0;
+    let x = 0,
+      y = 0;
     for (const i of idx) {
       const [px, py] = dlibMeanPoint(i, size, padding);
-      x += px; y += py;
+      x += px;
+      y += py;
     }
     return [x / idx.length - 0.5, y / idx.length - 0.5];
   };
-  return [
-    ...mean([36, 37, 38, 39, 40, 41]),
-    ...mean([42, 43, 44, 45, 46, 47]),
-    ...mean([30]),
-    ...mean([48]),
-    ...mean([54]),
-  ];
+  return [...mean([36, 37, 38, 39, 40, 41]), ...mean([42, 43, 44, 45, 46, 47]), ...mean([30]), ...mean([48]), ...mean([54])];
 }
 
 /** Mean face shape point of landmark i (17..67) in dlib chip pixels, with the same -0.5 shift as dlibChip5Template. Exposed for tests and tools. */

@@ -53,7 +53,12 @@ function gather(e: Embedding, kept: readonly number[]): Embedding {
  * fullface has no patches: its comparison is returned as is (the caller fills the hidden region
  * of its input before embedding, the black-box way), with the region's calibrated threshold.
  */
-export function compareHidden(model: ModelEntry, ea: Embedding, eb: Embedding, hidden: HiddenRegion = NOTHING_HIDDEN): RestrictedComparison {
+export function compareHidden(
+  model: ModelEntry,
+  ea: Embedding,
+  eb: Embedding,
+  hidden: HiddenRegion = NOTHING_HIDDEN,
+): RestrictedComparison {
   const threshold = thresholdFor(model, hidden);
   const calibrated = threshold !== null;
   if (model.kind === 'fullface' || isNothingHidden(hidden)) {

@@ -42,11 +42,15 @@ export function cosine(a: Features, b: Features): number {
 }
 
 function cosineRange(a: Features, aOff: number, b: Features, bOff: number, n: number): number {
-  let ab = 0, aa = 0, bb = 0;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
   for (let k = 0; k < n; k++) {
     const x = a[aOff + k];
     const y = b[bOff + k];
-    ab += x * y; aa += x * x; bb += y * y;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
   }
   const denom = Math.sqrt(aa) * Math.sqrt(bb);
   return denom > 0 ? ab / denom : 0;
@@ -128,13 +132,7 @@ export function patchToPatchMatrix(a: Features, b: Features, P: number, D: numbe
  * so `contributionsA` and `contributionsB` hold the same values (separate arrays).
  * Weights must be finite and >= 0; they are used as given (the model's weights sum to 1).
  */
-export function regionWeightedDecomposition(
-  a: Features,
-  b: Features,
-  P: number,
-  D: number,
-  weights: ArrayLike<number>,
-): Decomposition {
+export function regionWeightedDecomposition(a: Features, b: Features, P: number, D: number, weights: ArrayLike<number>): Decomposition {
   checkShape(a, b, P, D, 'regionWeightedDecomposition');
   if (weights.length !== P) {
     throw new RangeError(`regionWeightedDecomposition: expected ${P} weights, got ${weights.length}`);

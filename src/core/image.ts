@@ -108,8 +108,7 @@ export function letterboxToTensor(
     colLo[c] = xl >= 0 && xl < w ? xl * 3 : -1;
     colHi[c] = xh >= 0 && xh < w ? xh * 3 : -1;
   }
-  const px = (rowBase: number, colOff: number, ch: number) =>
-    rowBase < 0 || colOff < 0 ? 0 : data[rowBase + colOff + ch];
+  const px = (rowBase: number, colOff: number, ch: number) => (rowBase < 0 || colOff < 0 ? 0 : data[rowBase + colOff + ch]);
 
   for (let r = 0; r < size; r++) {
     const yl = rows.lo[r] - offsetY;

@@ -274,10 +274,7 @@ function textHead(b: Uint8Array, max = 4096): string | null {
 }
 
 function notAnImage(what: string): PatchFaceError {
-  return new PatchFaceError(
-    'not-an-image',
-    `This is ${what}, not an image. PatchFace needs a photo (JPEG, PNG, WebP, GIF or BMP).`,
-  );
+  return new PatchFaceError('not-an-image', `This is ${what}, not an image. PatchFace needs a photo (JPEG, PNG, WebP, GIF or BMP).`);
 }
 
 function classifyUnknown(b: Uint8Array): PatchFaceError {
@@ -325,10 +322,7 @@ function classifyUnknown(b: Uint8Array): PatchFaceError {
     const t = text.replace(/^[\s\u00a0]+/, '');
     const lower = t.toLowerCase();
     if (/<svg[\s>/]/.test(lower) || lower.startsWith('<svg')) {
-      return new PatchFaceError(
-        'svg',
-        'This is an SVG (vector) file; PatchFace needs a photo (JPEG, PNG, WebP, GIF or BMP).',
-      );
+      return new PatchFaceError('svg', 'This is an SVG (vector) file; PatchFace needs a photo (JPEG, PNG, WebP, GIF or BMP).');
     }
     if (lower.startsWith('<!doctype html') || lower.startsWith('<html') || /<(head|body)[\s>]/.test(lower)) {
       return notAnImage('a web page (HTML). If you saved it from a browser, save the picture itself instead (right-click > Save image as)');
@@ -425,11 +419,7 @@ function formatMegapixels(pixels: number, mustExceed?: number): string {
  * Refuses images whose pixel count exceeds `maxPixels` (default MAX_PIXELS) or whose shorter
  * side is below `minSide` (default MIN_SIDE). Call it on the header's dimensions, before decoding.
  */
-export function assertPixelBound(
-  width: number,
-  height: number,
-  opts: { maxPixels?: number; minSide?: number } = {},
-): void {
+export function assertPixelBound(width: number, height: number, opts: { maxPixels?: number; minSide?: number } = {}): void {
   const maxPixels = opts.maxPixels ?? MAX_PIXELS;
   const minSide = opts.minSide ?? MIN_SIDE;
   if (!Number.isFinite(width) || !Number.isFinite(height) || width < 1 || height < 1) {

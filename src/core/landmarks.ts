@@ -57,11 +57,7 @@ export function landmarkInput(
  *   off by up to one pixel, more if the box started outside the image.
  * - 'geometric' inverts the input preparation exactly: x = out * max(w, h) - padBefore + cropX.
  */
-export function landmarksToSource(
-  raw136: Float32Array,
-  crop: LandmarkCrop,
-  mode: 'faceapi' | 'geometric' = 'faceapi',
-): Float32Array {
+export function landmarksToSource(raw136: Float32Array, crop: LandmarkCrop, mode: 'faceapi' | 'geometric' = 'faceapi'): Float32Array {
   if (raw136.length !== 136) throw new RangeError(`landmarksToSource: expected 136 values, got ${raw136.length}`);
   const out = new Float32Array(136);
   const { width: w, height: h, size } = crop;

@@ -67,7 +67,13 @@ export async function detectFaces(
 }
 
 /** One detector on the photo, then on a padded copy when nothing was found. */
-async function detectWith(img: RgbImage, detector: ModelEntry, runner: ModelRunner, minScore: number, padRetry: boolean): Promise<Detection[]> {
+async function detectWith(
+  img: RgbImage,
+  detector: ModelEntry,
+  runner: ModelRunner,
+  minScore: number,
+  padRetry: boolean,
+): Promise<Detection[]> {
   const found = await runDetector(img, detector, runner, minScore);
   return found.length === 0 && padRetry ? detectOnPaddedCopy(img, detector, runner, minScore) : found;
 }
@@ -210,7 +216,8 @@ export async function embedFaces(
   const copies = model.kind === 'fullface' && options.fullfaceFlip !== false ? 2 : 1;
   const batch = new Float32Array(per * items.length * copies);
   items.forEach((it, i) => {
-    const rows = copies === 2 ? embeddingInputWithMirror(it.image, it.face, model, options) : embeddingInput(it.image, it.face, model, options).tensor;
+    const rows =
+      copies === 2 ? embeddingInputWithMirror(it.image, it.face, model, options) : embeddingInput(it.image, it.face, model, options).tensor;
     batch.set(rows, i * copies * per);
   });
   const out = await runner.run(model.id, { data: batch, dims: [items.length * copies, 3, side, side] });

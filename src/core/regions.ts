@@ -49,11 +49,26 @@ function box(x0: number, y0: number, x1: number, y1: number): BoxXYWH {
  * left and right as in the image).
  */
 export const HIDE_PRESETS: readonly HidePreset[] = Object.freeze([
-  { id: 'eyes', label: 'Eyes', meaning: 'both eyes and brows, as sunglasses cover them', rect: box(eyeLx - 16, eyeY - 10, eyeRx + 16, eyeY + 10) },
+  {
+    id: 'eyes',
+    label: 'Eyes',
+    meaning: 'both eyes and brows, as sunglasses cover them',
+    rect: box(eyeLx - 16, eyeY - 10, eyeRx + 16, eyeY + 10),
+  },
   { id: 'nose', label: 'Nose', meaning: 'the nose', rect: box(noseX - 12, eyeY + 6, noseX + 12, noseY + 8) },
   { id: 'mouth', label: 'Mouth', meaning: 'the mouth', rect: box(mouthLx - 8, mouthY - 9, mouthRx + 8, mouthY + 9) },
-  { id: 'lower-half', label: 'Lower half', meaning: 'nose, mouth and chin, as a face mask covers them', rect: box(0, midY, ALIGNED_SIZE, ALIGNED_SIZE) },
-  { id: 'upper-half', label: 'Upper half', meaning: 'eyes and forehead, as sunglasses and a hat cover them', rect: box(0, 0, ALIGNED_SIZE, midY) },
+  {
+    id: 'lower-half',
+    label: 'Lower half',
+    meaning: 'nose, mouth and chin, as a face mask covers them',
+    rect: box(0, midY, ALIGNED_SIZE, ALIGNED_SIZE),
+  },
+  {
+    id: 'upper-half',
+    label: 'Upper half',
+    meaning: 'eyes and forehead, as sunglasses and a hat cover them',
+    rect: box(0, 0, ALIGNED_SIZE, midY),
+  },
   { id: 'left-half', label: 'Left half', meaning: 'the left half of the image', rect: box(0, 0, half, ALIGNED_SIZE) },
   { id: 'right-half', label: 'Right half', meaning: 'the right half of the image', rect: box(half, 0, ALIGNED_SIZE, ALIGNED_SIZE) },
 ]);
@@ -138,7 +153,12 @@ export function parseHidePresets(text: string): HidePresetId[] {
  * again on it. The region is found through the same 5-point alignment as the patch models', so
  * both hide the same part of the face.
  */
-export function greyOutHidden(img: RgbImage, landmarks5: Points2D, region: HiddenRegion, grey: readonly [number, number, number]): RgbImage {
+export function greyOutHidden(
+  img: RgbImage,
+  landmarks5: Points2D,
+  region: HiddenRegion,
+  grey: readonly [number, number, number],
+): RgbImage {
   const data = new Uint8Array(img.data);
   if (isNothingHidden(region)) return { width: img.width, height: img.height, data };
   const toAligned = estimateSimilarity(landmarks5, ARCFACE_TEMPLATE_112);

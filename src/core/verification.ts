@@ -73,7 +73,10 @@ export function parseLfwPairs(text: string): LfwPairs {
     const lineNo = k + 2;
     const fold = Math.floor(k / (2 * perClass));
     const same = k % (2 * perClass) < perClass;
-    const fields = lines[k + 1].trim().split(/\s+/).filter((f) => f !== '');
+    const fields = lines[k + 1]
+      .trim()
+      .split(/\s+/)
+      .filter((f) => f !== '');
     if (same) {
       if (fields.length !== 3) {
         throw new SyntaxError(
@@ -84,7 +87,8 @@ export function parseLfwPairs(text: string): LfwPairs {
       pairs.push({
         a: { name, index: parseIndex(i, lineNo, 'image number') },
         b: { name, index: parseIndex(j, lineNo, 'image number') },
-        same, fold,
+        same,
+        fold,
       });
     } else {
       if (fields.length !== 4) {
@@ -96,7 +100,8 @@ export function parseLfwPairs(text: string): LfwPairs {
       pairs.push({
         a: { name: n1, index: parseIndex(i, lineNo, 'image number') },
         b: { name: n2, index: parseIndex(j, lineNo, 'image number') },
-        same, fold,
+        same,
+        fold,
       });
     }
   }
@@ -117,7 +122,10 @@ export interface TsvPair {
  */
 export function parsePairsTsv(text: string): TsvPair[] {
   const lines = splitLines(text);
-  const header = (lines[0] ?? '').trim().split('\t').map((s) => s.trim());
+  const header = (lines[0] ?? '')
+    .trim()
+    .split('\t')
+    .map((s) => s.trim());
   if (header.join(',') !== 'a,b,same,fold') {
     throw new SyntaxError(`pairs tsv line 1: expected the tab-separated header "a\tb\tsame\tfold", got "${lines[0] ?? ''}"`);
   }
@@ -185,7 +193,7 @@ export function bestThreshold(scores: ArrayLike<number>, same: ArrayLike<boolean
 
   let bestCorrect = correct;
   let best = -Infinity;
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const v = scores[order[k]];
     // Raise the threshold past every pair scoring v: they are now predicted "different".
     while (k < order.length && scores[order[k]] === v) {
@@ -208,7 +216,7 @@ export function accuracyAt(scores: ArrayLike<number>, same: ArrayLike<boolean>, 
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i];
     if (Number.isNaN(s)) continue;
-    if ((s >= threshold) === Boolean(same[i])) correct++;
+    if (s >= threshold === Boolean(same[i])) correct++;
   }
   return scores.length > 0 ? correct / scores.length : NaN;
 }
@@ -233,11 +241,12 @@ export function rocAuc(scores: ArrayLike<number>, same: ArrayLike<boolean>): num
   const nNeg = n - nPos;
   if (nPos === 0 || nNeg === 0) return NaN;
   const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => {
-    const a = eff[i], b = eff[j];
+    const a = eff[i],
+      b = eff[j];
     return a < b ? -1 : a > b ? 1 : 0;
   });
   let rankSumPos = 0;
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     let e = k;
     while (e + 1 < n && eff[order[e + 1]] === eff[order[k]]) e++;
     const avgRank = (k + 1 + e + 1) / 2; // 1-based ranks k+1..e+1
@@ -271,11 +280,7 @@ export interface TenFoldResult {
  * other folds (see bestThreshold) is applied to fold k. Folds are 0..K-1, K = max(fold)+1,
  * each must hold at least one pair; K >= 2.
  */
-export function tenFoldEvaluation(
-  scores: ArrayLike<number>,
-  same: ArrayLike<boolean>,
-  fold: ArrayLike<number>,
-): TenFoldResult {
+export function tenFoldEvaluation(scores: ArrayLike<number>, same: ArrayLike<boolean>, fold: ArrayLike<number>): TenFoldResult {
   checkScores(scores, same, 'tenFoldEvaluation');
   const n = scores.length;
   if (fold.length !== n) throw new RangeError(`tenFoldEvaluation: ${n} scores but ${fold.length} fold numbers`);
@@ -294,10 +299,18 @@ export function tenFoldEvaluation(
   const folds: number[] = [];
   const thresholds: number[] = [];
   for (let k = 0; k < K; k++) {
-    const trainS: number[] = [], trainY: boolean[] = [], testS: number[] = [], testY: boolean[] = [];
+    const trainS: number[] = [],
+      trainY: boolean[] = [],
+      testS: number[] = [],
+      testY: boolean[] = [];
     for (let i = 0; i < n; i++) {
-      if (fold[i] === k) { testS.push(scores[i]); testY.push(Boolean(same[i])); }
-      else { trainS.push(scores[i]); trainY.push(Boolean(same[i])); }
+      if (fold[i] === k) {
+        testS.push(scores[i]);
+        testY.push(Boolean(same[i]));
+      } else {
+        trainS.push(scores[i]);
+        trainY.push(Boolean(same[i]));
+      }
     }
     const { threshold } = bestThreshold(trainS, trainY);
     thresholds.push(threshold);

@@ -62,7 +62,11 @@ export class InferenceClient implements InferenceApi {
 
   private receive(message: WorkerMessage): void {
     if ('type' in message && message.type === 'fatal') {
-      this.failAll(new Error(`The face models stopped with an error (${message.message}). Try again, or reload the page; adding ?ep=wasm to the address uses the WASM backend.`));
+      this.failAll(
+        new Error(
+          `The face models stopped with an error (${message.message}). Try again, or reload the page; adding ?ep=wasm to the address uses the WASM backend.`,
+        ),
+      );
       return;
     }
     if ('type' in message) {
@@ -73,7 +77,12 @@ export class InferenceClient implements InferenceApi {
     if (!entry) return;
     this.pending.delete(message.id);
     if (message.ok) entry.resolve(message.result);
-    else entry.reject(message.error.code ? new PatchFaceError(message.error.code as PatchFaceErrorCode, message.error.message) : new Error(message.error.message));
+    else
+      entry.reject(
+        message.error.code
+          ? new PatchFaceError(message.error.code as PatchFaceErrorCode, message.error.message)
+          : new Error(message.error.message),
+      );
   }
 
   private failAll(error: Error): void {

@@ -52,8 +52,7 @@ export interface WireError {
 }
 
 export type Reply<T extends RequestType = RequestType> =
-  | { id: number; ok: true; result: RequestMap[T]['result'] }
-  | { id: number; ok: false; error: WireError };
+  { id: number; ok: true; result: RequestMap[T]['result'] } | { id: number; ok: false; error: WireError };
 
 export interface ProgressEvent {
   type: 'progress';

@@ -42,7 +42,11 @@ async function pickBackend(ep: 'auto' | 'wasm'): Promise<{ backend: Backend; ada
   try {
     const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
     const adapter = (await gpu?.requestAdapter()) as { info?: { vendor?: string; architecture?: string } } | null | undefined;
-    if (adapter) return { backend: 'webgpu', adapter: [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || 'WebGPU adapter' };
+    if (adapter)
+      return {
+        backend: 'webgpu',
+        adapter: [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || 'WebGPU adapter',
+      };
   } catch {
     // No adapter: fall through to WASM.
   }
@@ -81,9 +85,13 @@ async function init({ ep, modelsBase, preload }: RequestMap['init']['payload']):
   const { backend, adapter } = await pickBackend(ep);
   // Two imports so a WASM-only visit downloads the 14 MB plain runtime, not the 27 MB WebGPU one.
   const ort: OrtModule =
-    backend === 'webgpu' ? ((await import('onnxruntime-web/webgpu')) as unknown as OrtModule) : ((await import('onnxruntime-web/wasm')) as unknown as OrtModule);
+    backend === 'webgpu'
+      ? ((await import('onnxruntime-web/webgpu')) as unknown as OrtModule)
+      : ((await import('onnxruntime-web/wasm')) as unknown as OrtModule);
   ort.env.wasm.wasmPaths =
-    backend === 'webgpu' ? { mjs: new URL(webgpuMjsUrl, self.location.href), wasm: new URL(webgpuBinaryUrl, self.location.href) } : { mjs: new URL(wasmMjsUrl, self.location.href), wasm: new URL(wasmBinaryUrl, self.location.href) };
+    backend === 'webgpu'
+      ? { mjs: new URL(webgpuMjsUrl, self.location.href), wasm: new URL(webgpuBinaryUrl, self.location.href) }
+      : { mjs: new URL(wasmMjsUrl, self.location.href), wasm: new URL(wasmBinaryUrl, self.location.href) };
   // Without cross-origin isolation there is no SharedArrayBuffer and threads silently become one.
   const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   ort.env.wasm.numThreads = threads;
@@ -96,7 +104,8 @@ async function init({ ep, modelsBase, preload }: RequestMap['init']['payload']):
     executionProviders: backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
     oneAtATime: backend === 'webgpu',
     loadModelBytes: (file) => fetchWithProgress(new URL(file, base).href, manifest!.models.find((m) => m.file === file)?.id ?? file),
-    onSessionEvent: (e) => progress({ modelId: e.modelId, phase: e.phase === 'loading' ? 'session' : 'ready', loaded: e.bytes ?? 0, total: e.bytes ?? 0 }),
+    onSessionEvent: (e) =>
+      progress({ modelId: e.modelId, phase: e.phase === 'loading' ? 'session' : 'ready', loaded: e.bytes ?? 0, total: e.bytes ?? 0 }),
   });
   timed = new TimedRunner(runner);
   // Sessions load in the background, one after another; a request that needs one waits for it.
@@ -118,7 +127,10 @@ async function decodePhoto(file: Blob): Promise<RgbImage> {
   try {
     bitmap = await createImageBitmap(new Blob([bytes]), { imageOrientation: 'from-image' });
   } catch {
-    throw new PatchFaceError('decode-failed', `The ${header.format.toUpperCase()} file could not be decoded: it looks corrupt or truncated.`);
+    throw new PatchFaceError(
+      'decode-failed',
+      `The ${header.format.toUpperCase()} file could not be decoded: it looks corrupt or truncated.`,
+    );
   }
   try {
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
@@ -177,10 +189,11 @@ async function embed({ photoId, faceIndex, models }: RequestMap['embed']['payloa
 }
 
 const handlers: { [T in RequestType]: (payload: RequestMap[T]['payload']) => Promise<RequestMap[T]['result']> } = {
-  init: (p) => (initOnce ??= init(p).catch((e) => {
-    initOnce = null;
-    throw e;
-  })),
+  init: (p) =>
+    (initOnce ??= init(p).catch((e) => {
+      initOnce = null;
+      throw e;
+    })),
   analyse,
   embed,
   release: async ({ photoId }) => {

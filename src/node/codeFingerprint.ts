@@ -22,7 +22,8 @@ const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const EMBEDDING_ENTRY_POINTS = ['src/node/decodeImage.ts', 'src/node/runtime.ts', 'src/core/pipeline.ts'];
 
 /** Static imports and re-exports (type-only ones are erased, so never followed), side-effect and dynamic imports. */
-const IMPORT = /\b(?:import|export)\s+(type\s+)?[\w*{}\s,$]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /\b(?:import|export)\s+(type\s+)?[\w*{}\s,$]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function specifiers(source: string): string[] {
   const out: string[] = [];
@@ -82,7 +83,10 @@ export function codeFingerprint(root = PROJECT_ROOT, entryPoints: readonly strin
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
   const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\0`);
   for (const file of files) {
-    hash.update(`${file}\0`).update(normalisedCode(readFileSync(join(root, file), 'utf8'), file)).update('\0');
+    hash
+      .update(`${file}\0`)
+      .update(normalisedCode(readFileSync(join(root, file), 'utf8'), file))
+      .update('\0');
   }
   for (const name of packages) hash.update(`${name}@${lockedVersion(lock, name)}\0`);
   const digest = hash.digest('hex');

@@ -14,7 +14,15 @@ import { join } from 'node:path';
 import { fivePointsFrom68 } from '../core/landmarks.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { findModel } from '../core/manifest.ts';
-import { DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, detectFaces, fallbackDetectorFor, type DetectOptions, type ModelRunner, type PipelineOptions } from '../core/pipeline.ts';
+import {
+  DEFAULT_DETECTOR,
+  DEFAULT_MIN_SCORE,
+  detectFaces,
+  fallbackDetectorFor,
+  type DetectOptions,
+  type ModelRunner,
+  type PipelineOptions,
+} from '../core/pipeline.ts';
 import type { BoxXYWH, DetectedFace, RgbImage } from '../core/types.ts';
 
 export const CACHE_DIR = process.env.PATCHFACE_CACHE ?? join(homedir(), '.cache/patchface');

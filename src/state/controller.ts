@@ -25,7 +25,9 @@ export class Controller {
     private readonly options: ControllerOptions,
     private readonly store: AppStore = useAppStore,
   ) {
-    this.unsubscribe = api.onProgress((e) => this.store.getState().setModelProgress(e.modelId, { phase: e.phase, loaded: e.loaded, total: e.total }));
+    this.unsubscribe = api.onProgress((e) =>
+      this.store.getState().setModelProgress(e.modelId, { phase: e.phase, loaded: e.loaded, total: e.total }),
+    );
   }
 
   /** Starts the worker (idempotent); the promise rejects when the runtime cannot start. */
@@ -33,7 +35,11 @@ export class Controller {
     this.ready ??= (async () => {
       const s = this.store.getState();
       try {
-        const r = await this.api.request('init', { ep: this.options.ep, modelsBase: this.options.modelsBase, preload: ['ssd', 'landmarks68', 'rrf28', 'rrf56', 'fullface'] });
+        const r = await this.api.request('init', {
+          ep: this.options.ep,
+          modelsBase: this.options.modelsBase,
+          preload: ['ssd', 'landmarks68', 'rrf28', 'rrf56', 'fullface'],
+        });
         s.setInference({ status: 'ready', backend: r.backend, threads: r.threads, adapter: r.adapter, manifest: r.manifest, error: null });
       } catch (e) {
         s.setInference({ status: 'error', error: `The face models could not be started: ${(e as Error).message}` });
@@ -65,7 +71,9 @@ export class Controller {
       if (this.stale(panel, token)) return;
       const current = this.store.getState().panels[panel];
       if (current.photoUrl) this.options.revokeObjectURL?.(current.photoUrl);
-      this.store.getState().setPanel(panel, { ...emptyPanel(token), fileName, status: 'error', error: (e as Error).message, startedAt: current.startedAt });
+      this.store
+        .getState()
+        .setPanel(panel, { ...emptyPanel(token), fileName, status: 'error', error: (e as Error).message, startedAt: current.startedAt });
     }
   }
 

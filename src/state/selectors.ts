@@ -97,7 +97,8 @@ function computeResult(
   const model = modelForPatchSize(manifest, size);
   if (!model || !ea[model.id] || !eb[model.id]) return null;
   const comparison = compareHidden(model, ea[model.id], eb[model.id], hidden);
-  const fullScore = comparison.kept.length === comparison.patches.length ? comparison.score : compareHidden(model, ea[model.id], eb[model.id]).score;
+  const fullScore =
+    comparison.kept.length === comparison.patches.length ? comparison.score : compareHidden(model, ea[model.id], eb[model.id]).score;
   const marginsA = requested === 'decision' ? decisionMargins(comparison, 'a') : null;
   const marginsB = requested === 'decision' ? decisionMargins(comparison, 'b') : null;
   const view: HeatmapView = marginsA && marginsB ? 'decision' : 'score';

@@ -56,7 +56,10 @@ export function Explorer() {
   const exportJson = () => {
     if (!result) return;
     const { a, b } = useAppStore.getState().panels;
-    download(new Blob([`${JSON.stringify(compareJsonOf(result, a, b), null, 2)}\n`], { type: 'application/json' }), `patchface-${result.model.id}.json`);
+    download(
+      new Blob([`${JSON.stringify(compareJsonOf(result, a, b), null, 2)}\n`], { type: 'application/json' }),
+      `patchface-${result.model.id}.json`,
+    );
   };
   const decisionAvailable = !result || result.comparison.threshold !== null;
 

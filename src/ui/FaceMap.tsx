@@ -10,7 +10,17 @@
  * clears the inspection.
  */
 import { useEffect, useRef, type KeyboardEvent, type PointerEvent } from 'react';
-import { cellFontSize, divergingColor, gridLines, heatmapRgba, labelledCells, markerCells, neighbourPatch, patchAt, type Direction } from '../core/heatmap.ts';
+import {
+  cellFontSize,
+  divergingColor,
+  gridLines,
+  heatmapRgba,
+  labelledCells,
+  markerCells,
+  neighbourPatch,
+  patchAt,
+  type Direction,
+} from '../core/heatmap.ts';
 import { cellAt, cellBox, CELLS_PER_SIDE, hiddenBoxes } from '../core/regions.ts';
 import type { BoxXYWH, RgbImage } from '../core/types.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
@@ -51,7 +61,19 @@ function cellsOf([x, y, w, h]: BoxXYWH): number[] {
   return out;
 }
 
-export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId; aligned: RgbImage; map: Float64Array; vmax: number; result: ExplorerResult }) {
+export function FaceMap({
+  panel,
+  aligned,
+  map,
+  vmax,
+  result,
+}: {
+  panel: PanelId;
+  aligned: RgbImage;
+  map: Float64Array;
+  vmax: number;
+  result: ExplorerResult;
+}) {
   const hover = useAppStore((s) => s.view.hover);
   const setHover = useAppStore((s) => s.setHover);
   const drawing = useAppStore((s) => s.view.drawing);
@@ -167,9 +189,23 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
               const [r, g, b] = divergingColor(cross[k], crossMax);
               return (
                 <g key={k} data-testid={`cross-${panel}-${k}`}>
-                  <rect x={x + 1} y={y + 1} width={w - 2} height={h - 2} fill="none" stroke={`rgb(${r},${g},${b})`} strokeWidth={0.5 + (2.5 * Math.abs(cross[k])) / crossMax} />
+                  <rect
+                    x={x + 1}
+                    y={y + 1}
+                    width={w - 2}
+                    height={h - 2}
+                    fill="none"
+                    stroke={`rgb(${r},${g},${b})`}
+                    strokeWidth={0.5 + (2.5 * Math.abs(cross[k])) / crossMax}
+                  />
                   {labelled!.has(k) && (
-                    <text x={x + w / 2} y={y + h / 2} className="cross-value" fontSize={cellFontSize(w)} data-testid={`cross-value-${panel}-${k}`}>
+                    <text
+                      x={x + w / 2}
+                      y={y + h / 2}
+                      className="cross-value"
+                      fontSize={cellFontSize(w)}
+                      data-testid={`cross-value-${panel}-${k}`}
+                    >
                       {cross[k].toFixed(3)}
                     </text>
                   )}
@@ -177,7 +213,14 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
               );
             })}
           {own >= 0 && (
-            <rect x={boxes[own][0]} y={boxes[own][1]} width={boxes[own][2]} height={boxes[own][3]} className="hover-box" data-testid={`hover-${panel}`} />
+            <rect
+              x={boxes[own][0]}
+              y={boxes[own][1]}
+              width={boxes[own][2]}
+              height={boxes[own][3]}
+              className="hover-box"
+              data-testid={`hover-${panel}`}
+            />
           )}
         </svg>
       </div>
@@ -185,4 +228,3 @@ export function FaceMap({ panel, aligned, map, vmax, result }: { panel: PanelId;
     </figure>
   );
 }
-

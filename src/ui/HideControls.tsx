@@ -20,7 +20,12 @@ export function HideControls() {
           {p.label}
         </label>
       ))}
-      <button type="button" aria-pressed={drawing} onClick={() => setDrawing(!drawing)} title="Click or drag on a face to hide 14 px cells; with a face focused, Space hides the focused patch">
+      <button
+        type="button"
+        aria-pressed={drawing}
+        onClick={() => setDrawing(!drawing)}
+        title="Click or drag on a face to hide 14 px cells; with a face focused, Space hides the focused patch"
+      >
         Draw to hide
       </button>
       <button type="button" onClick={() => setHidden(NOTHING_HIDDEN)} disabled={isNothingHidden(hidden)}>

@@ -4,7 +4,8 @@ import type { HeatmapView } from '../state/store.ts';
 const CAPTIONS: Record<HeatmapView, string> = {
   decision:
     'margin per patch, c − t/K: 0 is the threshold; red pushes toward "same person", blue toward "different people"; one scale for both faces',
-  score: 'contribution per patch to the score: 0 is a score of 0, not the threshold; red raises the score, blue lowers it; one scale for both faces',
+  score:
+    'contribution per patch to the score: 0 is a score of 0, not the threshold; red raises the score, blue lowers it; one scale for both faces',
 };
 
 /** The colour scale shared by both heatmaps, with numbers (value per patch area) and what 0 means. */

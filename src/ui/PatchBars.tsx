@@ -22,7 +22,13 @@ export function PatchBars({ result, face }: { result: ExplorerResult; face: Pane
           const v = values[i];
           const active = hover?.face === face && hover.index === i;
           return (
-            <li key={i} data-patch={i} className={active ? 'active' : undefined} onMouseEnter={() => setHover({ face, index: i })} onMouseLeave={() => setHover(null)}>
+            <li
+              key={i}
+              data-patch={i}
+              className={active ? 'active' : undefined}
+              onMouseEnter={() => setHover({ face, index: i })}
+              onMouseLeave={() => setHover(null)}
+            >
               <span className="bar-label">#{i + 1}</span>
               <span className="bar-track">
                 <span className={`bar ${v >= 0 ? 'pos' : 'neg'}`} style={{ width: `${(Math.abs(v) / max) * 100}%` }} />

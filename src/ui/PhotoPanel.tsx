@@ -86,7 +86,11 @@ export function PhotoPanel({ panel }: { panel: PanelId }) {
             </svg>
           </div>
           <div className="aligned">
-            {p.aligned ? <RgbCanvas image={p.aligned} className="aligned-face" label={`${label}: aligned face, 112 by 112`} /> : <div className="aligned-face placeholder" />}
+            {p.aligned ? (
+              <RgbCanvas image={p.aligned} className="aligned-face" label={`${label}: aligned face, 112 by 112`} />
+            ) : (
+              <div className="aligned-face placeholder" />
+            )}
             <span className="caption">aligned 112×112</span>
           </div>
         </div>

@@ -21,7 +21,11 @@ export function RuntimeStatus() {
       <div data-testid="backend">
         Backend: <strong>{backend}</strong>
       </div>
-      {inf.error && <div role="alert" className="error">{inf.error}</div>}
+      {inf.error && (
+        <div role="alert" className="error">
+          {inf.error}
+        </div>
+      )}
       {loading.length > 0 && (
         <ul className="progress" aria-label="Model loading">
           {loading.map(([id, m]) => (

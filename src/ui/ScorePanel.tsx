@@ -32,16 +32,16 @@ function HiddenSummary({ result }: { result: ExplorerResult }) {
   if (comparison.empty) {
     return (
       <div className="hidden-summary empty" data-testid="hidden-summary">
-        Hidden: {hiddenNames(result)}. Every one of the {P} patches ({model.patches?.[0]?.[2]} px) touches a hidden pixel, so
-        nothing is left to compare and there is no score. Larger patches see more of the face each, and so lose more to any
-        hidden region; try the 28 px patches.
+        Hidden: {hiddenNames(result)}. Every one of the {P} patches ({model.patches?.[0]?.[2]} px) touches a hidden pixel, so nothing is
+        left to compare and there is no score. Larger patches see more of the face each, and so lose more to any hidden region; try the 28
+        px patches.
       </div>
     );
   }
   return (
     <div className="hidden-summary" data-testid="hidden-summary">
-      Hidden: {hiddenNames(result)}. {comparison.kept.length} of {P} patches kept: this is the score of the same model when it
-      never sees the hidden pixels (full score {fmtScore(fullScore)}, change {fmtSigned(comparison.score - fullScore)}).
+      Hidden: {hiddenNames(result)}. {comparison.kept.length} of {P} patches kept: this is the score of the same model when it never sees
+      the hidden pixels (full score {fmtScore(fullScore)}, change {fmtSigned(comparison.score - fullScore)}).
       {!comparison.calibrated && ' No LFW-calibrated threshold exists for this selection, so there is no verdict.'}
     </div>
   );

@@ -9,7 +9,12 @@ import { fmtScore, verdictText } from './format.ts';
 
 /** The CLI's `compare --json` fields, plus the map shown (`view`). */
 export function compareJsonOf(result: ExplorerResult, a: PanelState, b: PanelState): CompareJson & { view: string } {
-  const json = toCompareJson(result.comparison, { faces: a.faces, face: a.faces[a.chosen] }, { faces: b.faces, face: b.faces[b.chosen] }, result.fullScore);
+  const json = toCompareJson(
+    result.comparison,
+    { faces: a.faces, face: a.faces[a.chosen] },
+    { faces: b.faces, face: b.faces[b.chosen] },
+    result.fullScore,
+  );
   return { ...json, view: result.view };
 }
 
@@ -73,7 +78,8 @@ export async function comparisonPng(
       if (!kept.has(i)) ctx.fillRect(x + p.box[0] * scale, pad + p.box[1] * scale, p.box[2] * scale, p.box[3] * scale);
     });
     ctx.strokeStyle = 'rgba(0,0,0,0.5)';
-    for (const p of result.comparison.patches) ctx.strokeRect(x + p.box[0] * scale, pad + p.box[1] * scale, p.box[2] * scale, p.box[3] * scale);
+    for (const p of result.comparison.patches)
+      ctx.strokeRect(x + p.box[0] * scale, pad + p.box[1] * scale, p.box[2] * scale, p.box[3] * scale);
     ctx.fillStyle = '#000';
     ctx.font = '14px sans-serif';
     ctx.fillText(`Face ${f.toUpperCase()}`, x, pad + side + 18);

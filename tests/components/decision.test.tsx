@@ -18,7 +18,10 @@ const features = (file: string) => fakeModelFeatures(`${file}#0`, findModel(fake
 /** rrf28's score in the fake manifest (4x4 tiles of 28 px) over the kept patches. */
 function scoreOver(kept: number[]): number {
   const pick = (f: Float32Array) => Float32Array.from(kept.flatMap((p) => Array.from(f.subarray(p * FEATURE_DIM, (p + 1) * FEATURE_DIM))));
-  return cosine(meanFeature(pick(features('alice.jpg')), kept.length, FEATURE_DIM), meanFeature(pick(features('bob.jpg')), kept.length, FEATURE_DIM));
+  return cosine(
+    meanFeature(pick(features('alice.jpg')), kept.length, FEATURE_DIM),
+    meanFeature(pick(features('bob.jpg')), kept.length, FEATURE_DIM),
+  );
 }
 const signed = (x: number) => (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(3);
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -71,15 +74,11 @@ describe('hiding regions', () => {
   it('offers a checkbox per preset, named as documented', async () => {
     await loadTwo();
     const group = screen.getByRole('group', { name: 'Hide region' });
-    expect(within(group).getAllByRole('checkbox').map((c) => c.parentElement!.textContent)).toEqual([
-      'Eyes',
-      'Nose',
-      'Mouth',
-      'Lower half',
-      'Upper half',
-      'Left half',
-      'Right half',
-    ]);
+    expect(
+      within(group)
+        .getAllByRole('checkbox')
+        .map((c) => c.parentElement!.textContent),
+    ).toEqual(['Eyes', 'Nose', 'Mouth', 'Lower half', 'Upper half', 'Left half', 'Right half']);
   });
 
   it('Lower half drops the patches that touch it and judges the rest at its own threshold', async () => {
@@ -93,7 +92,9 @@ describe('hiding regions', () => {
     expect(within(status).getByTestId('verdict').textContent).toBe(S >= 0.2 ? 'Same person' : 'Different people');
     expect(status.textContent).toContain('threshold 0.200, LFW accuracy 90.0%');
     expect(within(status).getByTestId('hidden-summary').textContent).toMatch(
-      new RegExp(`Hidden: Lower half\\. 8 of 16 patches kept: this is the score of the same model when it never sees the hidden pixels \\(full score ${fullScore.toFixed(3)}`),
+      new RegExp(
+        `Hidden: Lower half\\. 8 of 16 patches kept: this is the score of the same model when it never sees the hidden pixels \\(full score ${fullScore.toFixed(3)}`,
+      ),
     );
     expect(screen.getByTestId('sum-check').textContent).toContain(`Σ margins = score − threshold = ${signed(S - 0.2)}`);
     expect(screen.getByTestId('facemap-a').getAttribute('data-kept')).toBe('8');
@@ -137,7 +138,11 @@ describe('hiding regions', () => {
     // Every 56 px patch of the 2x2 grid touches the upper half.
     await user.click(screen.getByRole('checkbox', { name: 'Upper half' }));
     await user.click(within(screen.getByRole('radiogroup', { name: 'Patch size' })).getByRole('radio', { name: '56' }));
-    await waitFor(() => expect(screen.getByTestId('hidden-summary').textContent).toMatch(/Every one of the 4 patches \(56 px\) touches a hidden pixel, so nothing is left to compare/));
+    await waitFor(() =>
+      expect(screen.getByTestId('hidden-summary').textContent).toMatch(
+        /Every one of the 4 patches \(56 px\) touches a hidden pixel, so nothing is left to compare/,
+      ),
+    );
     expect(within(status).getByTestId('score').textContent).toBe('—');
   });
 });

@@ -60,7 +60,17 @@ describe('patch inspector', () => {
 
   it('mouse position is hit-tested to the patch under it', async () => {
     const map = screen.getByTestId('facemap-a');
-    map.getBoundingClientRect = () => ({ left: 0, top: 0, width: 224, height: 224, right: 224, bottom: 224, x: 0, y: 0, toJSON: () => ({}) });
+    map.getBoundingClientRect = () => ({
+      left: 0,
+      top: 0,
+      width: 224,
+      height: 224,
+      right: 224,
+      bottom: 224,
+      x: 0,
+      y: 0,
+      toJSON: () => ({}),
+    });
     // (150, 70) in a 224 px view = aligned (75, 35): column 2, row 1 -> patch 7 (index 6).
     fireEvent.pointerMove(map, { clientX: 150, clientY: 70, pointerType: 'mouse' });
     expect(useAppStore.getState().view.hover).toEqual({ face: 'a', index: 6 });

@@ -14,7 +14,12 @@ HTMLCanvasElement.prototype.getContext = (() => null) as typeof HTMLCanvasElemen
 export function renderApp(manifest?: Manifest) {
   resetAppStore();
   const worker = new FakeWorker(manifest);
-  const controller = new Controller(new InferenceClient(worker), { ep: 'wasm', modelsBase: '/models/', createObjectURL: () => 'blob:fake', revokeObjectURL: () => undefined });
+  const controller = new Controller(new InferenceClient(worker), {
+    ep: 'wasm',
+    modelsBase: '/models/',
+    createObjectURL: () => 'blob:fake',
+    revokeObjectURL: () => undefined,
+  });
   const view = render(
     <ControllerContext.Provider value={controller}>
       <App />

@@ -19,10 +19,10 @@ import {
 import type { Affine, RgbImage } from '../../src/core/types';
 import { mulberry32 } from '../support/random';
 
-
 /** Similarity with scale s, angle theta (radians), translation (tx, ty). */
 function sim(s: number, theta: number, tx: number, ty: number): Affine {
-  const c = s * Math.cos(theta), n = s * Math.sin(theta);
+  const c = s * Math.cos(theta),
+    n = s * Math.sin(theta);
   return [c, -n, tx, n, c, ty];
 }
 
@@ -33,8 +33,7 @@ function expectAffineClose(actual: Affine, expected: Affine, digits = 9): void {
 function image(width: number, height: number, f: (x: number, y: number, ch: number) => number): RgbImage {
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++)
-      for (let ch = 0; ch < 3; ch++) data[(y * width + x) * 3 + ch] = f(x, y, ch);
+    for (let x = 0; x < width; x++) for (let ch = 0; ch < 3; ch++) data[(y * width + x) * 3 + ch] = f(x, y, ch);
   return { width, height, data };
 }
 
@@ -103,14 +102,22 @@ describe('estimateSimilarity', () => {
     const residual = (p: number, q: number, tx: number, ty: number) => {
       let r = 0;
       for (let i = 0; i < 5; i++) {
-        const x = src[2 * i], y = src[2 * i + 1];
+        const x = src[2 * i],
+          y = src[2 * i + 1];
         r += (p * x - q * y + tx - dst[2 * i]) ** 2 + (q * x + p * y + ty - dst[2 * i + 1]) ** 2;
       }
       return r;
     };
     const base = residual(m[0], m[3], m[2], m[5]);
     const eps = 1e-4;
-    for (const [dp, dq, dx, dy] of [[eps, 0, 0, 0], [-eps, 0, 0, 0], [0, eps, 0, 0], [0, -eps, 0, 0], [0, 0, eps, 0], [0, 0, 0, -eps]]) {
+    for (const [dp, dq, dx, dy] of [
+      [eps, 0, 0, 0],
+      [-eps, 0, 0, 0],
+      [0, eps, 0, 0],
+      [0, -eps, 0, 0],
+      [0, 0, eps, 0],
+      [0, 0, 0, -eps],
+    ]) {
       expect(residual(m[0] + dp, m[3] + dq, m[2] + dx, m[5] + dy)).toBeGreaterThan(base);
     }
   });
@@ -184,7 +191,15 @@ describe('warpAffineRgb', () => {
   });
 
   it('rounds half up and is bilinear in both directions', () => {
-    const two = image(2, 2, (x, y) => [[0, 1], [2, 3]][y][x]);
+    const two = image(
+      2,
+      2,
+      (x, y) =>
+        [
+          [0, 1],
+          [2, 3],
+        ][y][x],
+    );
     const at = (sx: number, sy: number) => px(warpAffineRgb(two, [0, 0, sx, 0, 0, sy], 1, 1), 0, 0);
     expect(at(0.5, 0)).toBe(1); // 0.5 -> 1
     expect(at(0.25, 0)).toBe(0); // 0.25 -> 0
@@ -261,8 +276,7 @@ describe('alignFace112', () => {
     expect(face.height).toBe(112);
     let maxErr = 0;
     for (let v = 0; v < 112; v += 3)
-      for (let u = 0; u < 112; u += 3)
-        for (let ch = 0; ch < 3; ch++) maxErr = Math.max(maxErr, Math.abs(px(face, u, v, ch) - f(u, v)[ch]));
+      for (let u = 0; u < 112; u += 3) for (let ch = 0; ch < 3; ch++) maxErr = Math.max(maxErr, Math.abs(px(face, u, v, ch) - f(u, v)[ch]));
     // Source pixels were rounded (<= 0.5) and the result is rounded again (<= 0.5).
     expect(maxErr).toBeLessThanOrEqual(1.01);
   });
@@ -303,10 +317,9 @@ describe('dlib face chips', () => {
     const leftEyeY = (0.216423 + 0.178758 + 0.179852 + 0.231733 + 0.245099 + 0.244077) / 6;
     const rightEyeX = (0.645647 + 0.714428 + 0.793132 + 0.858516 + 0.79751 + 0.719335) / 6;
     const rightEyeY = (0.231733 + 0.179852 + 0.178758 + 0.216423 + 0.244077 + 0.245099) / 6;
-    const expected = [
-      leftEyeX, leftEyeY, rightEyeX, rightEyeY,
-      0.490127, 0.515625, 0.254149, 0.780233, 0.726104, 0.780233,
-    ].map((m) => 100 * m + 24.5);
+    const expected = [leftEyeX, leftEyeY, rightEyeX, rightEyeY, 0.490127, 0.515625, 0.254149, 0.780233, 0.726104, 0.780233].map(
+      (m) => 100 * m + 24.5,
+    );
     const t = dlibChip5Template();
     expect(t.length).toBe(10);
     for (let k = 0; k < 10; k++) expect(t[k]).toBeCloseTo(expected[k], 10);
@@ -325,9 +338,11 @@ describe('dlib face chips', () => {
         [x, y] = applyAffine(T, cx + 0.5, cy + 0.5);
       } else {
         // The jaw is never used: put garbage there.
-        x = rnd() * 1000; y = rnd() * 1000;
+        x = rnd() * 1000;
+        y = rnd() * 1000;
       }
-      pts[2 * i] = x; pts[2 * i + 1] = y;
+      pts[2 * i] = x;
+      pts[2 * i + 1] = y;
     }
     return pts;
   }
@@ -340,7 +355,7 @@ describe('dlib face chips', () => {
     [2, 0.1, 100, 200],
     [3.7, Math.PI / 6, -40, 300],
   ];
-  it.each(placements)('dlibChipTransform reproduces dlib\'s corner mapping (s=%f, angle=%f)', (s, angle, tx, ty) => {
+  it.each(placements)("dlibChipTransform reproduces dlib's corner mapping (s=%f, angle=%f)", (s, angle, tx, ty) => {
     const T = sim(s, angle, tx, ty);
     const shape = shapeFrom(T);
     const m = dlibChipTransform(shape);
@@ -356,7 +371,7 @@ describe('dlib face chips', () => {
     expect(similarityScaleAngle(m).angle).toBeCloseTo(-angle, 5);
   });
 
-  it('at the chip\'s own scale the mean shape lands exactly on the 5-point template', () => {
+  it("at the chip's own scale the mean shape lands exactly on the 5-point template", () => {
     const shape = shapeFrom(sim(1, 0.25, 30, 70));
     const m = dlibChipTransform(shape);
     const t = dlibChip5Template();
@@ -370,7 +385,10 @@ describe('dlib face chips', () => {
     const T = sim(1.4, 0.1, 20, 30);
     const a = shapeFrom(T, 150, 0.25, mulberry32(1));
     const b = Float32Array.from(a);
-    for (const i of [0, 5, 16, 17, 21, 26, 55, 57, 59, 65, 66, 67]) { b[2 * i] += 37; b[2 * i + 1] -= 11; }
+    for (const i of [0, 5, 16, 17, 21, 26, 55, 57, 59, 65, 66, 67]) {
+      b[2 * i] += 37;
+      b[2 * i + 1] -= 11;
+    }
     expect(dlibChipTransform(b)).toEqual(dlibChipTransform(a));
     const c = Float32Array.from(a);
     c[2 * 33] += 5; // nose bottom is used
@@ -381,14 +399,24 @@ describe('dlib face chips', () => {
     for (const [s, angle, tx, ty] of placements) {
       const shape = shapeFrom(sim(s, angle, tx, ty));
       const mean = (idx: number[]) => {
-        let x = 0, y = 0;
-        for (const i of idx) { x += shape[2 * i]; y += shape[2 * i + 1]; }
+        let x = 0,
+          y = 0;
+        for (const i of idx) {
+          x += shape[2 * i];
+          y += shape[2 * i + 1];
+        }
         return [x / idx.length, y / idx.length];
       };
       const five = [...mean([36, 37, 38, 39, 40, 41]), ...mean([42, 43, 44, 45, 46, 47]), ...mean([30]), ...mean([48]), ...mean([54])];
       const m5 = estimateSimilarity(five, dlibChip5Template());
       const m68 = dlibChipTransform(shape);
-      for (const [cx, cy] of [[0, 0], [149, 0], [0, 149], [149, 149], [75, 75]]) {
+      for (const [cx, cy] of [
+        [0, 0],
+        [149, 0],
+        [0, 149],
+        [149, 149],
+        [75, 75],
+      ]) {
         const src = applyAffine(invertAffine(m68), cx, cy);
         const [x, y] = applyAffine(m5, src[0], src[1]);
         expect(Math.hypot(x - cx, y - cy)).toBeLessThanOrEqual(0.75);

@@ -84,11 +84,15 @@ describe('preset geometry', () => {
 });
 
 describe('compareHidden', () => {
-  const model: ModelEntry = { ...rrf28, threshold: 0.5, hide: { 'lower-half': { threshold: 0.4, accuracy: 0.9, std: 0.01, auc: 0.95, keptPatches: 21 } } };
+  const model: ModelEntry = {
+    ...rrf28,
+    threshold: 0.5,
+    hide: { 'lower-half': { threshold: 0.4, accuracy: 0.9, std: 0.01, auc: 0.95, keptPatches: 21 } },
+  };
   const ea = embedding(model, 1);
   const eb = embedding(model, 2);
 
-  it('is the cosine of the kept patches\' means, and their contributions add up to it', () => {
+  it("is the cosine of the kept patches' means, and their contributions add up to it", () => {
     const r = compareHidden(model, ea, eb, only('lower-half'));
     const kept = grid(7, [0, 1, 2], all(7));
     expect(r.kept).toEqual(kept);
@@ -140,7 +144,8 @@ describe('compareHidden', () => {
     expect(r.kept).toEqual(grid(5, all(5), [4]));
     const ea5 = embedding(rrf56, 5);
     const eb5 = embedding(rrf56, 6);
-    const mean = r.kept.reduce((s, p) => s + cosine(ea5.features.subarray(p * 16, p * 16 + 16), eb5.features.subarray(p * 16, p * 16 + 16)), 0) / 5;
+    const mean =
+      r.kept.reduce((s, p) => s + cosine(ea5.features.subarray(p * 16, p * 16 + 16), eb5.features.subarray(p * 16, p * 16 + 16)), 0) / 5;
     expect(r.score).toBeCloseTo(mean, 12);
   });
 });

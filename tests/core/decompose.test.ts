@@ -13,7 +13,6 @@ import {
 import type { BoxXYWH } from '../../src/core/types';
 import { mulberry32 } from '../support/random';
 
-
 function randomFeatures(P: number, D: number, seed: number, offset = 0): Float32Array {
   const rnd = mulberry32(seed);
   return Float32Array.from({ length: P * D }, () => rnd() * 2 - 1 + offset);
@@ -51,7 +50,13 @@ describe('meanCosineDecomposition', () => {
   });
 
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [1, 7, 2], [4, 8, 3], [4, 512, 4], [16, 128, 5], [16, 512, 6], [49, 64, 7],
+    [1, 1, 1],
+    [1, 7, 2],
+    [4, 8, 3],
+    [4, 512, 4],
+    [16, 128, 5],
+    [16, 512, 6],
+    [49, 64, 7],
   ];
   it.each(shapes)('P=%i D=%i: contributions sum to the score (1e-12)', (P, D, seed) => {
     const a = randomFeatures(P, D, seed, 0.3);
@@ -72,8 +77,12 @@ describe('meanCosineDecomposition', () => {
     const M = patchToPatchMatrix(a, b, P, D);
     expect(M.length).toBe(P * P);
     for (let i = 0; i < P; i++) {
-      let row = 0, col = 0;
-      for (let j = 0; j < P; j++) { row += M[i * P + j]; col += M[j * P + i]; }
+      let row = 0,
+        col = 0;
+      for (let j = 0; j < P; j++) {
+        row += M[i * P + j];
+        col += M[j * P + i];
+      }
       expect(Math.abs(row - r.contributionsA[i])).toBeLessThan(1e-12);
       expect(Math.abs(col - r.contributionsB[i])).toBeLessThan(1e-12);
     }
@@ -96,7 +105,12 @@ describe('meanCosineDecomposition', () => {
     const a = randomFeatures(4, 16, 21);
     const b = randomFeatures(4, 16, 22);
     const r1 = meanCosineDecomposition(a, b, 4, 16);
-    const r2 = meanCosineDecomposition(a.map((v) => v * 3), b.map((v) => v * 0.5), 4, 16);
+    const r2 = meanCosineDecomposition(
+      a.map((v) => v * 3),
+      b.map((v) => v * 0.5),
+      4,
+      16,
+    );
     expect(r2.score).toBeCloseTo(r1.score, 6);
     for (let i = 0; i < 4; i++) expect(r2.contributionsA[i]).toBeCloseTo(r1.contributionsA[i], 6);
   });
@@ -151,7 +165,9 @@ describe('meanCosineCoordinatePart', () => {
   });
 
   it('a constant coordinate is c² / (|A| |B|), held as the same part / P by every patch of both faces', () => {
-    const P = 16, D = 9, c = 0.7;
+    const P = 16,
+      D = 9,
+      c = 0.7;
     const a = withConstant(P, D, 51, c);
     const b = withConstant(P, D, 52, c);
     const part = meanCosineCoordinatePart(a, b, P, D, D - 1);
@@ -164,7 +180,8 @@ describe('meanCosineCoordinatePart', () => {
     const B = meanFeature(b, P, D);
     const A = meanFeature(a, P, D);
     for (let i = 0; i < P; i++) {
-      let pixelsA = 0, pixelsB = 0;
+      let pixelsA = 0,
+        pixelsB = 0;
       for (let k = 0; k < D - 1; k++) {
         pixelsA += a[i * D + k] * B[k];
         pixelsB += A[k] * b[i * D + k];
@@ -183,10 +200,30 @@ describe('meanCosineCoordinatePart', () => {
 describe('regionWeightedDecomposition', () => {
   it.each([
     // a, b, weights, expected contributions
-    [[1, 0, 1, 1], [1, 0, 1, -1], [0.25, 0.75], [0.25, 0]],
-    [[1, 0, 1, 1], [2, 0, 2, 2], [0.5, 0.5], [0.5, 0.5]],
-    [[1, 0, 0, 1], [-1, 0, 0, 3], [0.9, 0.1], [-0.9, 0.1]],
-    [[0, 0, 0, 1], [1, 0, 0, 1], [0.5, 0.5], [0, 0.5]], // zero-norm region contributes 0
+    [
+      [1, 0, 1, 1],
+      [1, 0, 1, -1],
+      [0.25, 0.75],
+      [0.25, 0],
+    ],
+    [
+      [1, 0, 1, 1],
+      [2, 0, 2, 2],
+      [0.5, 0.5],
+      [0.5, 0.5],
+    ],
+    [
+      [1, 0, 0, 1],
+      [-1, 0, 0, 3],
+      [0.9, 0.1],
+      [-0.9, 0.1],
+    ],
+    [
+      [0, 0, 0, 1],
+      [1, 0, 0, 1],
+      [0.5, 0.5],
+      [0, 0.5],
+    ], // zero-norm region contributes 0
   ])('a=%j b=%j w=%j -> %j', (a, b, w, expected) => {
     const r = regionWeightedDecomposition(a, b, 2, 2, w);
     for (let k = 0; k < 2; k++) expect(r.contributionsA[k]).toBeCloseTo(expected[k], 15);
@@ -196,7 +233,8 @@ describe('regionWeightedDecomposition', () => {
   });
 
   it('contributions sum to the score and equal w_r cos_r on random features', () => {
-    const P = 16, D = 64;
+    const P = 16,
+      D = 64;
     const a = randomFeatures(P, D, 41);
     const b = randomFeatures(P, D, 42);
     const rnd = mulberry32(43);
@@ -226,14 +264,16 @@ function grid(patch: number, stride: number, size = 112): BoxXYWH[] {
 
 describe('spreadOverBoxes', () => {
   it('hand-checked overlapping boxes on a 4x4 map', () => {
-    const map = spreadOverBoxes([4, 8], [[0, 0, 2, 2], [1, 1, 2, 2]], 4);
+    const map = spreadOverBoxes(
+      [4, 8],
+      [
+        [0, 0, 2, 2],
+        [1, 1, 2, 2],
+      ],
+      4,
+    );
     // Box 0 puts 1 per pixel on [0,1]^2, box 1 puts 2 per pixel on [1,2]^2.
-    expect(Array.from(map)).toEqual([
-      1, 1, 0, 0,
-      1, 3, 2, 0,
-      0, 2, 2, 0,
-      0, 0, 0, 0,
-    ]);
+    expect(Array.from(map)).toEqual([1, 1, 0, 0, 1, 3, 2, 0, 0, 2, 2, 0, 0, 0, 0, 0]);
   });
 
   it.each([
@@ -272,10 +312,19 @@ describe('spreadOverBoxes', () => {
 
 describe('rankPatches and shares', () => {
   it.each([
-    [[0.1, 0.3, -0.2, 0.3], [1, 3, 0, 2]],
+    [
+      [0.1, 0.3, -0.2, 0.3],
+      [1, 3, 0, 2],
+    ],
     [[], []],
-    [[-1, -2, -3], [0, 1, 2]],
-    [[0, 5, 0, 5, 1], [1, 3, 4, 0, 2]],
+    [
+      [-1, -2, -3],
+      [0, 1, 2],
+    ],
+    [
+      [0, 5, 0, 5, 1],
+      [1, 3, 4, 0, 2],
+    ],
   ])('rankPatches(%j) = %j', (c, expected) => {
     expect(rankPatches(c)).toEqual(expected);
   });

@@ -71,7 +71,16 @@ describe('nonMaxSuppression (face-api SSD semantics)', () => {
     ['minScore is strict', [A, B], [0.5, 0.50001], {}, [1]],
     ['maxResults caps the output', [A, B, [5, 5, 6, 6]], [0.7, 0.8, 0.9], { maxResults: 2 }, [2, 1]],
     ['ties keep index order', [B, A], [0.8, 0.8], {}, [0, 1]],
-    ['zero-area boxes never suppress', [[0, 0, 0, 0], [0, 0, 0, 0]], [0.9, 0.8], {}, [0, 1]],
+    [
+      'zero-area boxes never suppress',
+      [
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+      ],
+      [0.9, 0.8],
+      {},
+      [0, 1],
+    ],
     ['suppressed boxes do not suppress others', [A, A_SHIFT, [0, 0.2, 1, 1.2]], [0.9, 0.8, 0.7], { iouThreshold: 0.75 }, [0, 2]],
     ['nothing above minScore', [A], [0.2], {}, []],
   ] as [string, number[][], number[], Partial<{ maxResults: number; iouThreshold: number; minScore: number }>, number[]][])(
@@ -119,12 +128,14 @@ describe('ssdDetections: mapping to source pixels', () => {
   });
 
   it('drops boxes that are empty after clamping, sorts by area, honours minScore', () => {
-    const boxes = Float32Array.from([
-      [0.1, 0.1, 0.2, 0.2], // small, score .95
-      [0.5, 0.5, 0.9, 0.9], // large, score .7
-      [1.2, 0.1, 1.5, 0.2], // entirely below the square: empty after clamping
-      [0.3, 0.3, 0.4, 0.45], // medium, score .6 (dropped by minScore .65)
-    ].flat());
+    const boxes = Float32Array.from(
+      [
+        [0.1, 0.1, 0.2, 0.2], // small, score .95
+        [0.5, 0.5, 0.9, 0.9], // large, score .7
+        [1.2, 0.1, 1.5, 0.2], // entirely below the square: empty after clamping
+        [0.3, 0.3, 0.4, 0.45], // medium, score .6 (dropped by minScore .65)
+      ].flat(),
+    );
     const scores = Float32Array.from([0.95, 0.7, 0.99, 0.6]);
     const d = ssdDetections(boxes, scores, letterbox(512, 512, 512), { minScore: 0.65 });
     expect(d.map((x) => x.score.toFixed(2))).toEqual(['0.70', '0.95']);
@@ -306,15 +317,22 @@ describe('cross-check against face-api itself (tfjs CPU)', () => {
     [416, 13, 300, 101, 0.5, 22],
     [320, 10, 120, 400, 0.3, 23],
     [160, 5, 64, 64, 0.7, 24],
-  ])('decodeTinyYolo equals face-api TinyFaceDetector (input %i, grid %i, photo %i x %i, threshold %s)', async (inputSize, g, w, h, minScore, seed) => {
-    const nhwc = randomFloats(g * g * 25, seed, -3, 3);
-    const ours = decodeTinyYolo(nhwc, [1, g, g, 25], TINY_FACE_ANCHORS, { letterbox: letterbox(w, h, inputSize), minScore, layout: 'nhwc' });
-    const ref = (await faceApiTiny(nhwc, g, g, w, h, inputSize, minScore)).sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
-    expect(ours.length).toBeGreaterThan(2);
-    expect(ours.length).toBe(ref.length);
-    ours.forEach((d, i) => {
-      expect(d.score).toBeCloseTo(ref[i].score, 12);
-      d.box.forEach((v, k) => expect(v).toBeCloseTo(ref[i].box[k], 6));
-    });
-  });
+  ])(
+    'decodeTinyYolo equals face-api TinyFaceDetector (input %i, grid %i, photo %i x %i, threshold %s)',
+    async (inputSize, g, w, h, minScore, seed) => {
+      const nhwc = randomFloats(g * g * 25, seed, -3, 3);
+      const ours = decodeTinyYolo(nhwc, [1, g, g, 25], TINY_FACE_ANCHORS, {
+        letterbox: letterbox(w, h, inputSize),
+        minScore,
+        layout: 'nhwc',
+      });
+      const ref = (await faceApiTiny(nhwc, g, g, w, h, inputSize, minScore)).sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+      expect(ours.length).toBeGreaterThan(2);
+      expect(ours.length).toBe(ref.length);
+      ours.forEach((d, i) => {
+        expect(d.score).toBeCloseTo(ref[i].score, 12);
+        d.box.forEach((v, k) => expect(v).toBeCloseTo(ref[i].box[k], 6));
+      });
+    },
+  );
 });

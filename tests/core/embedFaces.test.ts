@@ -51,7 +51,12 @@ describe('embedFaces', () => {
     const per = 3 * side * side;
     const plain = embeddingInput(image, face, fullface, { fullfaceCrop: 'dlib5' }).tensor;
     expect(data.subarray(0, per)).toEqual(plain);
-    for (const [c, y, x] of [[0, 0, 0], [1, 37, 5], [2, 149, 149], [0, 75, 74]]) {
+    for (const [c, y, x] of [
+      [0, 0, 0],
+      [1, 37, 5],
+      [2, 149, 149],
+      [0, 75, 74],
+    ]) {
       expect(data[per + c * side * side + y * side + x]).toBe(plain[c * side * side + y * side + (side - 1 - x)]);
     }
     for (let k = 0; k < 128; k++) expect(e.features[k]).toBeCloseTo((data[k * 7] + data[per + k * 7]) / 2, 6);
@@ -60,7 +65,15 @@ describe('embedFaces', () => {
 
   it('fullface with fullfaceFlip false: the chip alone', async () => {
     const runner = recordingRunner(1, 128);
-    const [e] = await embedFaces([{ image, face }, { image, face }], fullface, runner, { fullfaceCrop: 'dlib5', fullfaceFlip: false });
+    const [e] = await embedFaces(
+      [
+        { image, face },
+        { image, face },
+      ],
+      fullface,
+      runner,
+      { fullfaceCrop: 'dlib5', fullfaceFlip: false },
+    );
     expect(runner.inputs[0].dims).toEqual([2, 3, side, side]);
     const per = 3 * side * side;
     expect(Array.from(e.features)).toEqual(Array.from({ length: 128 }, (_, k) => runner.inputs[0].data[k * 7]));
@@ -70,8 +83,18 @@ describe('embedFaces', () => {
   it('patch models are never flipped', async () => {
     const rrf = findModel(manifest, 'rrf28');
     const runner = recordingRunner(16, 8);
-    const out = await embedFaces([{ image, face }, { image, face }], rrf, runner);
+    const out = await embedFaces(
+      [
+        { image, face },
+        { image, face },
+      ],
+      rrf,
+      runner,
+    );
     expect(runner.inputs[0].dims).toEqual([2, 3, 112, 112]);
-    expect(out.map((e) => [e.patches, e.dim])).toEqual([[16, 8], [16, 8]]);
+    expect(out.map((e) => [e.patches, e.dim])).toEqual([
+      [16, 8],
+      [16, 8],
+    ]);
   });
 });

@@ -47,6 +47,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** NHWC [1, s, s, 3] -> NCHW [1, 3, s, s]. */
 export function nhwcToNchw(x: Float32Array, h: number, w: number, c = 3): Float32Array {
   const out = new Float32Array(x.length);
-  for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let k = 0; k < c; k++) out[(k * h + y) * w + xx] = x[(y * w + xx) * c + k];
+  for (let y = 0; y < h; y++)
+    for (let xx = 0; xx < w; xx++) for (let k = 0; k < c; k++) out[(k * h + y) * w + xx] = x[(y * w + xx) * c + k];
   return out;
 }

@@ -18,8 +18,14 @@ export function tiff(orientation: number, littleEndian = true, type = 3): number
     ...u32(8),
     ...u16(2),
     // ImageWidth (0x0100) LONG 1 = 7, to make sure we look past the first entry
-    ...u16(0x0100), ...u16(4), ...u32(1), ...u32(7),
-    ...u16(0x0112), ...u16(type), ...u32(1), ...value,
+    ...u16(0x0100),
+    ...u16(4),
+    ...u32(1),
+    ...u32(7),
+    ...u16(0x0112),
+    ...u16(type),
+    ...u32(1),
+    ...value,
     ...u32(0),
   ];
 }
@@ -117,7 +123,19 @@ export function webpExtended(w: number, h: number, o: { exifOrientation?: number
 export function bmp(w: number, h: number, o: { core?: boolean } = {}): Uint8Array {
   const dib = o.core
     ? [...le32(12), ...le16(w), ...le16(h), ...le16(1), ...le16(24)]
-    : [...le32(40), ...le32(w), ...le32(h), ...le16(1), ...le16(24), ...le32(0), ...le32(0), ...le32(2835), ...le32(2835), ...le32(0), ...le32(0)];
+    : [
+        ...le32(40),
+        ...le32(w),
+        ...le32(h),
+        ...le16(1),
+        ...le16(24),
+        ...le32(0),
+        ...le32(0),
+        ...le32(2835),
+        ...le32(2835),
+        ...le32(0),
+        ...le32(0),
+      ];
   const pixels = new Array(4 * Math.abs(h)).fill(0);
   const size = 14 + dib.length + pixels.length;
   return Uint8Array.from([...enc('BM'), ...le32(size), 0, 0, 0, 0, ...le32(14 + dib.length), ...dib, ...pixels]);

@@ -1,5 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { boxContains, boxesOverlap, cellFontSize, CROSS_LABELS, describePatches, divergingColor, gridLines, labelledCells, legendTicks, markerCells, neighbourPatch, patchAt, patchHeatmap, sharedScale } from '../../src/core/heatmap.ts';
+import {
+  boxContains,
+  boxesOverlap,
+  cellFontSize,
+  CROSS_LABELS,
+  describePatches,
+  divergingColor,
+  gridLines,
+  labelledCells,
+  legendTicks,
+  markerCells,
+  neighbourPatch,
+  patchAt,
+  patchHeatmap,
+  sharedScale,
+} from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 
 const grid = (side: number, stride = side): BoxXYWH[] => {
@@ -27,13 +42,19 @@ describe('exact heatmap', () => {
     expect(map[0]).toBeCloseTo(c[0], 12);
     expect(map[111 * 112 + 111]).toBeCloseTo(c[15], 12);
     const total = map.reduce((s, v) => s + v, 0) / (28 * 28);
-    expect(total).toBeCloseTo(c.reduce((s, v) => s + v, 0), 12);
+    expect(total).toBeCloseTo(
+      c.reduce((s, v) => s + v, 0),
+      12,
+    );
   });
   it('overlapping patches still integrate to the score', () => {
     const boxes = grid(56, 28); // 3x3 overlapping
     const c = boxes.map((_, i) => 0.01 * (i + 1));
     const map = patchHeatmap(c, boxes);
-    expect(map.reduce((s, v) => s + v, 0) / (56 * 56)).toBeCloseTo(c.reduce((s, v) => s + v, 0), 12);
+    expect(map.reduce((s, v) => s + v, 0) / (56 * 56)).toBeCloseTo(
+      c.reduce((s, v) => s + v, 0),
+      12,
+    );
   });
   it('one scale for both faces is the largest magnitude', () => expect(sharedScale([0.1, -0.3], [0.2])).toBe(0.3));
 });
@@ -71,7 +92,12 @@ describe('patch description', () => {
   });
   it('says when patches overlap', () => expect(describePatches(grid(56, 28))).toBe('9 overlapping patches of 56 px'));
   it('boxes that only touch do not overlap', () =>
-    expect(describePatches([[0, 0, 56, 56], [56, 0, 56, 56]])).toBe('2 patches of 56 px'));
+    expect(
+      describePatches([
+        [0, 0, 56, 56],
+        [56, 0, 56, 56],
+      ]),
+    ).toBe('2 patches of 56 px'));
   it('copes with a single or no patch', () => {
     expect(describePatches([[0, 0, 112, 112]])).toBe('1 patch of 112 px');
     expect(describePatches([])).toBe('no patches');
@@ -101,7 +127,13 @@ describe('marker cells', () => {
 describe('box geometry', () => {
   it('boxContains takes the left and top edges, not the right and bottom ones', () => {
     const box: BoxXYWH = [28, 14, 28, 28];
-    expect([boxContains(box, 28, 14), boxContains(box, 55, 41), boxContains(box, 56, 20), boxContains(box, 30, 42), boxContains(box, 27, 20)]).toEqual([true, true, false, false, false]);
+    expect([
+      boxContains(box, 28, 14),
+      boxContains(box, 55, 41),
+      boxContains(box, 56, 20),
+      boxContains(box, 30, 42),
+      boxContains(box, 27, 20),
+    ]).toEqual([true, true, false, false, false]);
   });
 
   it('boxesOverlap: sharing a pixel overlaps, touching does not', () => {

@@ -114,7 +114,15 @@ describe('letterboxToTensor: hand-computed cases', () => {
 
   it('maps tensor coordinates back to source pixels and round-trips', () => {
     const r = letterboxToTensor(randomImage(30, 50, 1), 100, { center: true, mean: 0, scale: 1 });
-    expect(r.info).toMatchObject({ size: 100, sourceWidth: 30, sourceHeight: 50, center: true, scaleToSource: 0.5, offsetX: 10, offsetY: 0 });
+    expect(r.info).toMatchObject({
+      size: 100,
+      sourceWidth: 30,
+      sourceHeight: 50,
+      center: true,
+      scaleToSource: 0.5,
+      offsetX: 10,
+      offsetY: 0,
+    });
     // Tensor (0, 0) is the padded corner, 10 px left of the image; tensor (20, 0) is the image's (0, 0).
     expect(tensorToSource(r.info, 0, 0)).toEqual([-10, 0]);
     expect(tensorToSource(r.info, 20, 0)).toEqual([0, 0]);
@@ -221,13 +229,9 @@ describe('letterboxToTensor matches face-api toBatchTensor + tfjs resizeBilinear
     },
   );
 
-  it.each([
-    [[10.7, 5.2, 20.6, 30.9]],
-    [[-3.5, -2.25, 20, 20]],
-    [[50, 40, 100, 100]],
-    [[0, 0, 64, 48]],
-    [[62.2, 46.9, 5, 5]],
-  ] as [BoxXYWH][])('cropRgb(%j) equals face-api extractFaceTensors with a Rect', async (box) => {
+  it.each([[[10.7, 5.2, 20.6, 30.9]], [[-3.5, -2.25, 20, 20]], [[50, 40, 100, 100]], [[0, 0, 64, 48]], [[62.2, 46.9, 5, 5]]] as [
+    BoxXYWH,
+  ][])('cropRgb(%j) equals face-api extractFaceTensors with a Rect', async (box) => {
     const image = randomImage(64, 48, 9);
     const { tf } = fa;
     const t = tf.tensor3d(Int32Array.from(image.data), [48, 64, 3], 'int32');

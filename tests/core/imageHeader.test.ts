@@ -27,32 +27,116 @@ function codeOf(fn: () => unknown): { code: PatchFaceErrorCode; message: string 
 }
 
 describe('sniffImage: formats and dimensions', () => {
-  const cases: [string, Uint8Array, { format: string; width: number; height: number; orientation: number; storedWidth: number; storedHeight: number }][] = [
+  const cases: [
+    string,
+    Uint8Array,
+    { format: string; width: number; height: number; orientation: number; storedWidth: number; storedHeight: number },
+  ][] = [
     ['baseline JPEG', jpeg(640, 480), { format: 'jpeg', width: 640, height: 480, orientation: 1, storedWidth: 640, storedHeight: 480 }],
-    ['progressive JPEG (SOF2)', jpeg(1, 65535, { sof: 0xc2 }), { format: 'jpeg', width: 1, height: 65535, orientation: 1, storedWidth: 1, storedHeight: 65535 }],
-    ['lossless JPEG (SOF3)', jpeg(300, 200, { sof: 0xc3 }), { format: 'jpeg', width: 300, height: 200, orientation: 1, storedWidth: 300, storedHeight: 200 }],
-    ['arithmetic JPEG (SOF9)', jpeg(33, 44, { sof: 0xc9 }), { format: 'jpeg', width: 33, height: 44, orientation: 1, storedWidth: 33, storedHeight: 44 }],
-    ['JPEG with fill bytes before SOF', jpeg(50, 60, { fill: true }), { format: 'jpeg', width: 50, height: 60, orientation: 1, storedWidth: 50, storedHeight: 60 }],
-    ['JPEG EXIF orientation 3 (no swap)', jpeg(640, 480, { orientation: 3 }), { format: 'jpeg', width: 640, height: 480, orientation: 3, storedWidth: 640, storedHeight: 480 }],
-    ['JPEG EXIF orientation 6 (swap)', jpeg(4032, 3024, { orientation: 6 }), { format: 'jpeg', width: 3024, height: 4032, orientation: 6, storedWidth: 4032, storedHeight: 3024 }],
-    ['JPEG EXIF orientation 8, big-endian TIFF', jpeg(400, 300, { orientation: 8, bigEndian: true }), { format: 'jpeg', width: 300, height: 400, orientation: 8, storedWidth: 400, storedHeight: 300 }],
-    ['JPEG EXIF orientation 5 (swap)', jpeg(10, 20, { orientation: 5 }), { format: 'jpeg', width: 20, height: 10, orientation: 5, storedWidth: 10, storedHeight: 20 }],
-    ['JPEG EXIF orientation 4 (no swap)', jpeg(10, 20, { orientation: 4 }), { format: 'jpeg', width: 10, height: 20, orientation: 4, storedWidth: 10, storedHeight: 20 }],
-    ['JPEG invalid orientation 9 -> 1', jpeg(10, 20, { orientation: 9 }), { format: 'jpeg', width: 10, height: 20, orientation: 1, storedWidth: 10, storedHeight: 20 }],
-    ['JPEG invalid orientation 0 -> 1', jpeg(10, 20, { orientation: 0 }), { format: 'jpeg', width: 10, height: 20, orientation: 1, storedWidth: 10, storedHeight: 20 }],
+    [
+      'progressive JPEG (SOF2)',
+      jpeg(1, 65535, { sof: 0xc2 }),
+      { format: 'jpeg', width: 1, height: 65535, orientation: 1, storedWidth: 1, storedHeight: 65535 },
+    ],
+    [
+      'lossless JPEG (SOF3)',
+      jpeg(300, 200, { sof: 0xc3 }),
+      { format: 'jpeg', width: 300, height: 200, orientation: 1, storedWidth: 300, storedHeight: 200 },
+    ],
+    [
+      'arithmetic JPEG (SOF9)',
+      jpeg(33, 44, { sof: 0xc9 }),
+      { format: 'jpeg', width: 33, height: 44, orientation: 1, storedWidth: 33, storedHeight: 44 },
+    ],
+    [
+      'JPEG with fill bytes before SOF',
+      jpeg(50, 60, { fill: true }),
+      { format: 'jpeg', width: 50, height: 60, orientation: 1, storedWidth: 50, storedHeight: 60 },
+    ],
+    [
+      'JPEG EXIF orientation 3 (no swap)',
+      jpeg(640, 480, { orientation: 3 }),
+      { format: 'jpeg', width: 640, height: 480, orientation: 3, storedWidth: 640, storedHeight: 480 },
+    ],
+    [
+      'JPEG EXIF orientation 6 (swap)',
+      jpeg(4032, 3024, { orientation: 6 }),
+      { format: 'jpeg', width: 3024, height: 4032, orientation: 6, storedWidth: 4032, storedHeight: 3024 },
+    ],
+    [
+      'JPEG EXIF orientation 8, big-endian TIFF',
+      jpeg(400, 300, { orientation: 8, bigEndian: true }),
+      { format: 'jpeg', width: 300, height: 400, orientation: 8, storedWidth: 400, storedHeight: 300 },
+    ],
+    [
+      'JPEG EXIF orientation 5 (swap)',
+      jpeg(10, 20, { orientation: 5 }),
+      { format: 'jpeg', width: 20, height: 10, orientation: 5, storedWidth: 10, storedHeight: 20 },
+    ],
+    [
+      'JPEG EXIF orientation 4 (no swap)',
+      jpeg(10, 20, { orientation: 4 }),
+      { format: 'jpeg', width: 10, height: 20, orientation: 4, storedWidth: 10, storedHeight: 20 },
+    ],
+    [
+      'JPEG invalid orientation 9 -> 1',
+      jpeg(10, 20, { orientation: 9 }),
+      { format: 'jpeg', width: 10, height: 20, orientation: 1, storedWidth: 10, storedHeight: 20 },
+    ],
+    [
+      'JPEG invalid orientation 0 -> 1',
+      jpeg(10, 20, { orientation: 0 }),
+      { format: 'jpeg', width: 10, height: 20, orientation: 1, storedWidth: 10, storedHeight: 20 },
+    ],
     ['PNG', png(800, 600), { format: 'png', width: 800, height: 600, orientation: 1, storedWidth: 800, storedHeight: 600 }],
-    ['PNG with eXIf orientation 6', png(800, 600, { exifOrientation: 6 }), { format: 'png', width: 600, height: 800, orientation: 6, storedWidth: 800, storedHeight: 600 }],
-    ['PNG large dims (u32)', png(100000, 3), { format: 'png', width: 100000, height: 3, orientation: 1, storedWidth: 100000, storedHeight: 3 }],
+    [
+      'PNG with eXIf orientation 6',
+      png(800, 600, { exifOrientation: 6 }),
+      { format: 'png', width: 600, height: 800, orientation: 6, storedWidth: 800, storedHeight: 600 },
+    ],
+    [
+      'PNG large dims (u32)',
+      png(100000, 3),
+      { format: 'png', width: 100000, height: 3, orientation: 1, storedWidth: 100000, storedHeight: 3 },
+    ],
     ['GIF89a', gif(320, 240), { format: 'gif', width: 320, height: 240, orientation: 1, storedWidth: 320, storedHeight: 240 }],
     ['GIF87a', gif(65535, 1, '87a'), { format: 'gif', width: 65535, height: 1, orientation: 1, storedWidth: 65535, storedHeight: 1 }],
-    ['WebP lossy (scale bits masked)', webpLossy(1024, 768), { format: 'webp', width: 1024, height: 768, orientation: 1, storedWidth: 1024, storedHeight: 768 }],
-    ['WebP lossless', webpLossless(16384, 1), { format: 'webp', width: 16384, height: 1, orientation: 1, storedWidth: 16384, storedHeight: 1 }],
-    ['WebP extended, no EXIF', webpExtended(20000, 300), { format: 'webp', width: 20000, height: 300, orientation: 1, storedWidth: 20000, storedHeight: 300 }],
-    ['WebP extended, EXIF orientation 6', webpExtended(640, 480, { exifOrientation: 6 }), { format: 'webp', width: 480, height: 640, orientation: 6, storedWidth: 640, storedHeight: 480 }],
-    ['WebP extended, "Exif\\0\\0"-prefixed EXIF 7', webpExtended(640, 480, { exifOrientation: 7, exifPrefix: true }), { format: 'webp', width: 480, height: 640, orientation: 7, storedWidth: 640, storedHeight: 480 }],
+    [
+      'WebP lossy (scale bits masked)',
+      webpLossy(1024, 768),
+      { format: 'webp', width: 1024, height: 768, orientation: 1, storedWidth: 1024, storedHeight: 768 },
+    ],
+    [
+      'WebP lossless',
+      webpLossless(16384, 1),
+      { format: 'webp', width: 16384, height: 1, orientation: 1, storedWidth: 16384, storedHeight: 1 },
+    ],
+    [
+      'WebP extended, no EXIF',
+      webpExtended(20000, 300),
+      { format: 'webp', width: 20000, height: 300, orientation: 1, storedWidth: 20000, storedHeight: 300 },
+    ],
+    [
+      'WebP extended, EXIF orientation 6',
+      webpExtended(640, 480, { exifOrientation: 6 }),
+      { format: 'webp', width: 480, height: 640, orientation: 6, storedWidth: 640, storedHeight: 480 },
+    ],
+    [
+      'WebP extended, "Exif\\0\\0"-prefixed EXIF 7',
+      webpExtended(640, 480, { exifOrientation: 7, exifPrefix: true }),
+      { format: 'webp', width: 480, height: 640, orientation: 7, storedWidth: 640, storedHeight: 480 },
+    ],
     ['BMP bottom-up', bmp(123, 45), { format: 'bmp', width: 123, height: 45, orientation: 1, storedWidth: 123, storedHeight: 45 }],
-    ['BMP top-down (negative height)', bmp(123, -45), { format: 'bmp', width: 123, height: 45, orientation: 1, storedWidth: 123, storedHeight: 45 }],
-    ['BMP OS/2 core header', bmp(70, 80, { core: true }), { format: 'bmp', width: 70, height: 80, orientation: 1, storedWidth: 70, storedHeight: 80 }],
+    [
+      'BMP top-down (negative height)',
+      bmp(123, -45),
+      { format: 'bmp', width: 123, height: 45, orientation: 1, storedWidth: 123, storedHeight: 45 },
+    ],
+    [
+      'BMP OS/2 core header',
+      bmp(70, 80, { core: true }),
+      { format: 'bmp', width: 70, height: 80, orientation: 1, storedWidth: 70, storedHeight: 80 },
+    ],
   ];
   it.each(cases)('%s', (_name, input, expected) => {
     expect(sniffImage(input)).toEqual(expected);
@@ -94,7 +178,12 @@ describe('sniffImage: refusals', () => {
     ['empty file', new Uint8Array(0), 'empty', /empty/],
     ['SVG', text(svgBody), 'svg', /SVG \(vector\)/],
     ['SVG with BOM and leading whitespace', text('\uFEFF \n\t ' + svgBody), 'svg', /SVG/],
-    ['SVG with XML declaration and doctype', text('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n' + svgBody), 'svg', /SVG/],
+    [
+      'SVG with XML declaration and doctype',
+      text('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n' + svgBody),
+      'svg',
+      /SVG/,
+    ],
     ['SVG with a comment first', text('<!-- made by hand -->\n' + svgBody), 'svg', /SVG/],
     ['uppercase <SVG', text('  <SVG width="1"></SVG>'), 'svg', /SVG/],
     ['UTF-16 LE SVG with BOM', utf16le('<?xml version="1.0"?><svg></svg>'), 'svg', /SVG/],
@@ -122,9 +211,24 @@ describe('sniffImage: refusals', () => {
     ['JPEG with a zero-width frame', jpeg(0, 10), 'decode-failed', /width is 0/],
     ['JPEG with DNL height', jpeg(10, 0), 'decode-failed', /DNL/],
     ['PNG with 0 width', png(0, 10), 'decode-failed', /0x10/],
-    ['PNG whose first chunk is not IHDR', bytes([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13], 'IDAT', new Array(12).fill(0)), 'decode-failed', /IHDR/],
-    ['WebP with an unknown first chunk', bytes('RIFF', [30, 0, 0, 0], 'WEBPABCD', [8, 0, 0, 0], new Array(10).fill(0)), 'decode-failed', /ABCD/],
-    ['WebP lossy without start code', bytes('RIFF', [30, 0, 0, 0], 'WEBPVP8 ', [10, 0, 0, 0], new Array(10).fill(0)), 'decode-failed', /start code/],
+    [
+      'PNG whose first chunk is not IHDR',
+      bytes([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13], 'IDAT', new Array(12).fill(0)),
+      'decode-failed',
+      /IHDR/,
+    ],
+    [
+      'WebP with an unknown first chunk',
+      bytes('RIFF', [30, 0, 0, 0], 'WEBPABCD', [8, 0, 0, 0], new Array(10).fill(0)),
+      'decode-failed',
+      /ABCD/,
+    ],
+    [
+      'WebP lossy without start code',
+      bytes('RIFF', [30, 0, 0, 0], 'WEBPVP8 ', [10, 0, 0, 0], new Array(10).fill(0)),
+      'decode-failed',
+      /start code/,
+    ],
     ['BMP with zero width', bmp(0, 10), 'decode-failed', /0x10/],
   ];
   it.each(cases)('%s', (_name, input, code, message) => {

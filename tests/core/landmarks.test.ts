@@ -1,12 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { letterboxToTensor } from '../../src/core/image.ts';
-import {
-  faceApiAlignedBox,
-  fivePointsFrom68,
-  type LandmarkCrop,
-  landmarkInput,
-  landmarksToSource,
-} from '../../src/core/landmarks.ts';
+import { faceApiAlignedBox, fivePointsFrom68, type LandmarkCrop, landmarkInput, landmarksToSource } from '../../src/core/landmarks.ts';
 import type { BoxXYWH, RgbImage } from '../../src/core/types.ts';
 import { type FaceApi, loadFaceApi, maxAbsDiff, nhwcToNchw, randomBytes, randomFloats } from './faceapiRef.ts';
 
@@ -140,21 +134,24 @@ describe('cross-check against face-api itself (tfjs CPU)', () => {
     [200, 150, [120.5, 80.25, 90, 90]],
     [120, 160, [0, 0, 120, 160]],
     [300, 200, [50.9, 20.1, 113, 111]],
-  ] as [number, number, BoxXYWH][])('landmarkInput on %i x %i, box %j equals extractFaceTensors + toBatchTensor(112, centred)', async (w, h, box) => {
-    const image = randomImage(w, h, w + h);
-    const { tf } = fa;
-    const t = tf.tensor3d(Int32Array.from(image.data), [h, w, 3], 'int32');
-    const [face] = await fa.extractFaceTensors(t, [new fa.Box({ x: box[0], y: box[1], width: box[2], height: box[3] })]);
-    const ref = tf.tidy(() => {
-      const batch = tf.cast(new fa.NetInput([face]).toBatchTensor(112, true), 'float32');
-      return tf.div(tf.sub(batch, tf.tensor1d(MEAN)), 255).dataSync();
-    }) as Float32Array;
-    const ours = landmarkInput(image, box, { mean: MEAN, scale: SCALE });
-    expect([ours.crop.width, ours.crop.height]).toEqual([face.shape[1], face.shape[0]]);
-    expect(maxAbsDiff(ours.tensor, nhwcToNchw(ref, 112, 112))).toBeLessThan(1e-5);
-    t.dispose();
-    face.dispose();
-  });
+  ] as [number, number, BoxXYWH][])(
+    'landmarkInput on %i x %i, box %j equals extractFaceTensors + toBatchTensor(112, centred)',
+    async (w, h, box) => {
+      const image = randomImage(w, h, w + h);
+      const { tf } = fa;
+      const t = tf.tensor3d(Int32Array.from(image.data), [h, w, 3], 'int32');
+      const [face] = await fa.extractFaceTensors(t, [new fa.Box({ x: box[0], y: box[1], width: box[2], height: box[3] })]);
+      const ref = tf.tidy(() => {
+        const batch = tf.cast(new fa.NetInput([face]).toBatchTensor(112, true), 'float32');
+        return tf.div(tf.sub(batch, tf.tensor1d(MEAN)), 255).dataSync();
+      }) as Float32Array;
+      const ours = landmarkInput(image, box, { mean: MEAN, scale: SCALE });
+      expect([ours.crop.width, ours.crop.height]).toEqual([face.shape[1], face.shape[0]]);
+      expect(maxAbsDiff(ours.tensor, nhwcToNchw(ref, 112, 112))).toBeLessThan(1e-5);
+      t.dispose();
+      face.dispose();
+    },
+  );
 
   it.each([
     [20, 30, 10.7, 5.2],
@@ -194,7 +191,10 @@ describe('cross-check against face-api itself (tfjs CPU)', () => {
     expect(faceApiAlignedBox(l68, { useDlibAlignment: true, imageWidth: 1024, imageHeight: 1024 })).toEqual(
       asArray(lm.align(null, { useDlibAlignment: true })),
     );
-    const small = new fa.FaceLandmarks68(points.map((p: FaceApi) => new fa.Point(p.x * 8, p.y * 8)), { width: 128, height: 128 });
+    const small = new fa.FaceLandmarks68(
+      points.map((p: FaceApi) => new fa.Point(p.x * 8, p.y * 8)),
+      { width: 128, height: 128 },
+    );
     expect(faceApiAlignedBox(l68, { useDlibAlignment: true, imageWidth: 128, imageHeight: 128 })).toEqual(
       asArray(small.align(null, { useDlibAlignment: true })),
     );

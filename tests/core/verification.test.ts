@@ -10,7 +10,6 @@ import {
 } from '../../src/core/verification';
 import { mulberry32 } from '../support/random';
 
-
 describe('lfwImagePath', () => {
   it.each([
     ['Aaron_Peirsol', 1, 'Aaron_Peirsol/Aaron_Peirsol_0001.jpg'],
@@ -60,7 +59,10 @@ describe('parseLfwPairs', () => {
   it('accepts a single-number header as one set (pairsDevTrain style)', () => {
     const { folds, pairs } = parseLfwPairs('1\nA 1 2\nB 1 C 2\n');
     expect(folds).toBe(1);
-    expect(pairs.map((p) => [p.same, p.fold])).toEqual([[true, 0], [false, 0]]);
+    expect(pairs.map((p) => [p.same, p.fold])).toEqual([
+      [true, 0],
+      [false, 0],
+    ]);
   });
 
   it('has the full-size shape for a synthetic 10 x 300 file', () => {
@@ -120,7 +122,8 @@ describe('parsePairsTsv', () => {
 });
 
 describe('bestThreshold', () => {
-  const T = true, F = false;
+  const T = true,
+    F = false;
   it.each([
     ['separable', [0.1, 0.2, 0.8, 0.9], [F, F, T, T], 0.5, 4],
     ['unsorted input', [0.9, 0.1, 0.8, 0.2], [T, F, T, F], 0.5, 4],
@@ -150,10 +153,14 @@ describe('bestThreshold', () => {
       const same = Array.from({ length: n }, () => rnd() < 0.5);
       const distinct = [...new Set(scores.filter((s) => !Number.isNaN(s)))].sort((x, y) => x - y);
       const cands = [-Infinity, ...distinct.slice(1).map((v, i) => (distinct[i] + v) / 2), Infinity];
-      let bestAcc = -1, bestT = NaN;
+      let bestAcc = -1,
+        bestT = NaN;
       for (const t of cands) {
         const acc = accuracyAt(scores, same, t);
-        if (acc > bestAcc) { bestAcc = acc; bestT = t; }
+        if (acc > bestAcc) {
+          bestAcc = acc;
+          bestT = t;
+        }
       }
       const r = bestThreshold(scores, same);
       expect(r.accuracy).toBeCloseTo(bestAcc, 15);
@@ -168,7 +175,8 @@ describe('bestThreshold', () => {
 });
 
 describe('rocAuc', () => {
-  const T = true, F = false;
+  const T = true,
+    F = false;
   it.each([
     ['perfect', [0.9, 0.8, 0.2, 0.1], [T, T, F, F], 1],
     ['reversed', [0.1, 0.2, 0.8, 0.9], [T, T, F, F], 0],
@@ -189,11 +197,15 @@ describe('rocAuc', () => {
     const n = 300;
     const scores = Array.from({ length: n }, () => Math.round(rnd() * 20) / 20);
     const same = Array.from({ length: n }, () => rnd() < 0.4);
-    let wins = 0, total = 0;
-    for (let i = 0; i < n; i++) if (same[i]) for (let j = 0; j < n; j++) if (!same[j]) {
-      total++;
-      wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
-    }
+    let wins = 0,
+      total = 0;
+    for (let i = 0; i < n; i++)
+      if (same[i])
+        for (let j = 0; j < n; j++)
+          if (!same[j]) {
+            total++;
+            wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+          }
     expect(rocAuc(scores, same)).toBeCloseTo(wins / total, 12);
   });
 });
@@ -201,10 +213,19 @@ describe('rocAuc', () => {
 describe('tenFoldEvaluation', () => {
   // Fold k: matched scores 0.6 + 0.01k and 0.7, mismatched 0.1 and 0.3 + 0.01k: separable.
   function separable() {
-    const scores: number[] = [], same: boolean[] = [], fold: number[] = [];
+    const scores: number[] = [],
+      same: boolean[] = [],
+      fold: number[] = [];
     for (let k = 0; k < 10; k++) {
-      for (const [s, y] of [[0.6 + 0.01 * k, true], [0.7, true], [0.1, false], [0.3 + 0.01 * k, false]] as const) {
-        scores.push(s); same.push(y); fold.push(k);
+      for (const [s, y] of [
+        [0.6 + 0.01 * k, true],
+        [0.7, true],
+        [0.1, false],
+        [0.3 + 0.01 * k, false],
+      ] as const) {
+        scores.push(s);
+        same.push(y);
+        fold.push(k);
       }
     }
     return { scores, same, fold };

@@ -26,10 +26,14 @@ const rrf28 = manifest.models.find((m) => m.id === 'rrf28')!;
 const run = promisify(execFile);
 /** `patchface compare` on the browser's backend (WASM), as JSON. */
 async function cli(...args: string[]) {
-  const { stdout } = await run(process.execPath, [join(PROJECT_ROOT, 'bin/patchface.js'), 'compare', OBAMA_1, KOCH, '--model', 'rrf28', '--runtime', 'wasm', '--json', ...args], {
-    cwd: PROJECT_ROOT,
-    maxBuffer: 1 << 24,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [join(PROJECT_ROOT, 'bin/patchface.js'), 'compare', OBAMA_1, KOCH, '--model', 'rrf28', '--runtime', 'wasm', '--json', ...args],
+    {
+      cwd: PROJECT_ROOT,
+      maxBuffer: 1 << 24,
+    },
+  );
   return JSON.parse(stdout) as { score: number; threshold: number | null; same: boolean | null; kept: number[] };
 }
 
@@ -65,7 +69,7 @@ describe.skipIf(!ready)('the decision explained, in Chromium (WASM backend, real
     await server?.close();
   });
 
-  it('two photos dropped on <html>, outside the app\'s box, fill both panels and the page stays', async () => {
+  it("two photos dropped on <html>, outside the app's box, fill both panels and the page stays", async () => {
     const before = page.url();
     // Below the app's content: the <html> element itself is the target.
     const appBottom = await page.locator('.app').evaluate((el) => el.getBoundingClientRect().bottom);
@@ -89,7 +93,7 @@ describe.skipIf(!ready)('the decision explained, in Chromium (WASM backend, real
     expect(await page.getByTestId('drop-overlay').count()).toBe(0);
   });
 
-  it('the decision map\'s sum check reads score − threshold, as the CLI computes it', async () => {
+  it("the decision map's sum check reads score − threshold, as the CLI computes it", async () => {
     const full = await cli();
     expect(full.threshold).toBe(rrf28.threshold);
     const check = page.getByTestId('sum-check');
@@ -110,10 +114,10 @@ describe.skipIf(!ready)('the decision explained, in Chromium (WASM backend, real
     expect(await legend.getAttribute('data-view')).toBe('decision');
   });
 
-  it('hiding Lower half gives the CLI\'s --hide lower-half score, judged at that region\'s threshold', async () => {
+  it("hiding Lower half gives the CLI's --hide lower-half score, judged at that region's threshold", async () => {
     const hidden = await cli('--hide', 'lower-half');
     const calibration = rrf28.hide?.['lower-half'];
-    expect(calibration, 'the manifest must hold the lower half\'s LFW calibration (eval lfw --write-manifest)').toBeTruthy();
+    expect(calibration, "the manifest must hold the lower half's LFW calibration (eval lfw --write-manifest)").toBeTruthy();
     expect(hidden.threshold).toBe(calibration!.threshold);
     await page.getByRole('group', { name: 'Hide region' }).getByRole('checkbox', { name: 'Lower half' }).check();
     const status = page.getByRole('status', { name: 'Similarity' });

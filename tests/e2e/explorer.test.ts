@@ -150,7 +150,9 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
     expect(await page.getByTestId('sum-check').getAttribute('data-holds')).toBe('true');
     expect(await page.getByTestId('constant-part').count()).toBe(hasConstant('rrf56') ? 1 : 0);
     if (hasConstant('rrf56')) {
-      expect(await page.getByTestId('constant-part').innerText()).toMatch(new RegExp(`^Constant coordinate: \\d\\.\\d{4} of the score -?\\d\\.\\d{4}, the same \\d\\.\\d{5} in each of the ${P56} patches`));
+      expect(await page.getByTestId('constant-part').innerText()).toMatch(
+        new RegExp(`^Constant coordinate: \\d\\.\\d{4} of the score -?\\d\\.\\d{4}, the same \\d\\.\\d{5} in each of the ${P56} patches`),
+      );
     }
     await group.getByRole('radio', { name: '28' }).check();
     await expect.poll(() => page.getByTestId('facemap-a').getAttribute('data-patches')).toBe(P28);
@@ -161,7 +163,20 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
   it('exports JSON with the CLI fields and a PNG', async () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
     const body = JSON.parse(readFileSync((await json.path())!, 'utf8'));
-    expect(Object.keys(body).sort()).toEqual(['cells', 'constantPart', 'faces', 'fullScore', 'hide', 'kept', 'model', 'patches', 'same', 'score', 'threshold', 'view']);
+    expect(Object.keys(body).sort()).toEqual([
+      'cells',
+      'constantPart',
+      'faces',
+      'fullScore',
+      'hide',
+      'kept',
+      'model',
+      'patches',
+      'same',
+      'score',
+      'threshold',
+      'view',
+    ]);
     expect(body).toMatchObject({ view: 'decision', hide: [], cells: [] });
     expect(body.constantPart === null).toBe(!hasConstant('rrf28'));
     expect(Object.keys(body.faces.a).sort()).toEqual(['box', 'found', 'landmarks5', 'score']);
@@ -175,15 +190,31 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
 
   it('each bad input gets its own alert in panel B; panel A keeps its result', async () => {
     const jpeg = readFileSync(OBAMA_2);
-    const noise = await sharp(Buffer.from(Array.from({ length: 160 * 160 * 3 }, (_, i) => (i * 2654435761) % 251)), { raw: { width: 160, height: 160, channels: 3 } })
+    const noise = await sharp(Buffer.from(Array.from({ length: 160 * 160 * 3 }, (_, i) => (i * 2654435761) % 251)), {
+      raw: { width: 160, height: 160, channels: 3 },
+    })
       .png()
       .toBuffer();
-    const tiny = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).png().toBuffer();
+    const tiny = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     const cases: [string, { name: string; mimeType: string; buffer: Buffer }, RegExp][] = [
       ['empty file', { name: 'empty.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(0) }, /empty/i],
       ['text file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('just some notes, not a photo\n') }, /not an image/i],
-      ['SVG', { name: 'face.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><circle cx="100" cy="100" r="80"/></svg>') }, /SVG/],
-      ['truncated JPEG', { name: 'cut.jpg', mimeType: 'image/jpeg', buffer: jpeg.subarray(0, Math.floor(jpeg.length * 0.4)) }, /truncated|incomplete/i],
+      [
+        'SVG',
+        {
+          name: 'face.svg',
+          mimeType: 'image/svg+xml',
+          buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><circle cx="100" cy="100" r="80"/></svg>'),
+        },
+        /SVG/,
+      ],
+      [
+        'truncated JPEG',
+        { name: 'cut.jpg', mimeType: 'image/jpeg', buffer: jpeg.subarray(0, Math.floor(jpeg.length * 0.4)) },
+        /truncated|incomplete/i,
+      ],
       ['pixel bomb', { name: 'bomb.png', mimeType: 'image/png', buffer: Buffer.from(png(50000, 50000)) }, /limit is 40 MP/],
       ['tiny image', { name: 'tiny.png', mimeType: 'image/png', buffer: tiny }, /at least 32 pixels/],
       ['no face', { name: 'noise.png', mimeType: 'image/png', buffer: noise }, /No face was found/],
@@ -215,10 +246,14 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
     expect(await faces.getByRole('button').count()).toBe(b.faces);
     expect(await faces.getByRole('button', { name: /Face 1/ }).getAttribute('aria-pressed')).toBe('true');
     await faces.getByRole('button', { name: /Face 2/ }).click();
-    await page.waitForFunction(() => {
-      const s = (window as any).__patchface.store.getState().panels.b;
-      return s.chosen === 1 && s.status === 'ready';
-    }, undefined, { timeout: LONG });
+    await page.waitForFunction(
+      () => {
+        const s = (window as any).__patchface.store.getState().panels.b;
+        return s.chosen === 1 && s.status === 'ready';
+      },
+      undefined,
+      { timeout: LONG },
+    );
     expect(await faces.getByRole('button', { name: /Face 2/ }).getAttribute('aria-pressed')).toBe('true');
     await page.getByTestId('sum-check').waitFor({ timeout: LONG });
     expect(await page.getByTestId('sum-check').getAttribute('data-holds')).toBe('true');

@@ -108,7 +108,8 @@ export class FakeWorker implements WorkerLike {
         const { photoId, file } = req.payload as { photoId: string; file: File };
         const name = file.name ?? '';
         this.names.set(photoId, name);
-        if (name.startsWith('bad')) return { id, ok: false, error: { code: 'not-an-image', message: 'This file is not an image PatchFace recognises.' } };
+        if (name.startsWith('bad'))
+          return { id, ok: false, error: { code: 'not-an-image', message: 'This file is not an image PatchFace recognises.' } };
         const face = (x: number): FaceInfo => ({ box: [x, 40, 120, 120], score: 0.9, landmarks5: new Float32Array(10) });
         const faces = name.startsWith('noface') ? [] : name.startsWith('two') ? [face(20), face(200)] : [face(20)];
         return { id, ok: true, result: { width: 400, height: 300, faces, timings: { decode: 5, detect: 20, landmarks: 3 } } };
