@@ -8,7 +8,7 @@
  *
  * SSD encodings are decoded with the pipeline's own decodeSsdBoxes (src/core/detection.ts), so that
  * decoder is checked against face-api too. Exits 1 when a tolerance is exceeded;
- * tests/faceapi-conversion.test.ts runs the same check.
+ * tests/models/faceapi-conversion.test.ts runs the same check.
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';

@@ -7,7 +7,7 @@ Each network is re-implemented in PyTorch (training/faceapi/*.py) on top of the 
 tfjs weight files, traced to ONNX (opset 13), and then rewritten so that every weight tensor
 face-api ships as uint8 stays uint8 in the ONNX file, dequantized in-graph (training/onnx_export.py).
 Deterministic: re-running produces byte-identical files.  Numerical equivalence with face-api
-is checked in Node: scripts/check-faceapi-conversion.ts, tests/faceapi-conversion.test.ts.
+is checked in Node: scripts/check-faceapi-conversion.ts, tests/models/faceapi-conversion.test.ts.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isPatchFaceError } from '../../src/core/errors.ts';
 import { assertJpegComplete } from '../../src/core/jpegComplete.ts';
-import { SAMPLES } from '../support/env.ts';
+import { hasSamples, SAMPLES } from '../support/env.ts';
 import { jpeg } from './headerFixtures.ts';
 
 const truncatedError = (b: Uint8Array) => {
@@ -30,7 +30,7 @@ describe('JPEG completeness', () => {
   it('refuses a file cut before the scan', () => {
     expect(isPatchFaceError(truncatedError(jpeg(64, 48).subarray(0, 30)), 'truncated')).toBe(true);
   });
-  it.skipIf(!existsSync(SAMPLES))('real photos: complete passes, cut at 40% fails', () => {
+  it.skipIf(!hasSamples())('real photos: complete passes, cut at 40% fails', () => {
     const bytes = new Uint8Array(readFileSync(join(SAMPLES, 'whitehouse/obama_1.jpg')));
     expect(truncatedError(bytes)).toBeNull();
     expect(isPatchFaceError(truncatedError(bytes.subarray(0, Math.floor(bytes.length * 0.4))), 'truncated')).toBe(true);

@@ -5,14 +5,14 @@
  * another view than the student's.
  */
 import { describe, expect, it } from 'vitest';
-import { applyAffine, alignToTemplate, ARCFACE_TEMPLATE_112, dlibMeanShapeChipPoint, extractChip } from '../src/core/align.ts';
-import { fivePointsFrom68 } from '../src/core/landmarks.ts';
-import { findModel, inputSide } from '../src/core/manifest.ts';
-import { fullfaceChipTransform } from '../src/core/pipeline.ts';
-import type { DetectedFace, RgbImage } from '../src/core/types.ts';
-import { CHIP_MARGIN, MARGIN, STORED_SIZE, teacherRegion } from '../src/cli/prepareTraining.ts';
-import { readManifest } from '../src/node/runtime.ts';
-import { mulberry32 } from './support/random.ts';
+import { applyAffine, alignToTemplate, ARCFACE_TEMPLATE_112, dlibMeanShapeChipPoint, extractChip } from '../../src/core/align.ts';
+import { fivePointsFrom68 } from '../../src/core/landmarks.ts';
+import { findModel, inputSide } from '../../src/core/manifest.ts';
+import { fullfaceChipTransform } from '../../src/core/pipeline.ts';
+import type { DetectedFace, RgbImage } from '../../src/core/types.ts';
+import { CHIP_MARGIN, MARGIN, STORED_SIZE, teacherRegion } from '../../src/cli/prepareTraining.ts';
+import { readManifest } from '../../src/node/runtime.ts';
+import { mulberry32 } from '../support/random.ts';
 
 /** A face whose 68 landmarks are dlib's mean shape, scaled by 1.7, turned by 0.2 rad and moved into a 400x360 photo. */
 function syntheticFace(): DetectedFace {

@@ -6,15 +6,15 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareHidden } from '../src/core/decision.ts';
-import type { ModelEntry } from '../src/core/manifest.ts';
-import { detectFaces, embeddingInput, type Embedding } from '../src/core/pipeline.ts';
-import { HIDE_PRESETS, hiddenMask, type HiddenRegion } from '../src/core/regions.ts';
-import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
-import { decodePhotoFile } from '../src/node/decodeImage.ts';
-import { createNodeRunner, readManifest } from '../src/node/runtime.ts';
-import { hasSamples, SAMPLES } from './support/env.ts';
-import { mulberry32 } from './support/random.ts';
+import { compareHidden } from '../../src/core/decision.ts';
+import type { ModelEntry } from '../../src/core/manifest.ts';
+import { detectFaces, embeddingInput, type Embedding } from '../../src/core/pipeline.ts';
+import { HIDE_PRESETS, hiddenMask, type HiddenRegion } from '../../src/core/regions.ts';
+import type { OrtModelRunner } from '../../src/inference/modelRunner.ts';
+import { decodePhotoFile } from '../../src/node/decodeImage.ts';
+import { createNodeRunner, readManifest } from '../../src/node/runtime.ts';
+import { hasSamples, SAMPLES } from '../support/env.ts';
+import { mulberry32 } from '../support/random.ts';
 
 const available = hasSamples();
 const manifest = await readManifest();

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest } from '../src/node/runtime.ts';
-import { hasSamples, PROJECT_ROOT, SAMPLES } from './support/env.ts';
+import { readManifest } from '../../src/node/runtime.ts';
+import { hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin/patchface.js');

@@ -5,9 +5,9 @@
  * requests in flight instead of leaving them waiting forever.
  */
 import { describe, expect, it } from 'vitest';
-import type { Manifest } from '../src/core/manifest.ts';
-import { InferenceClient, type WorkerLike } from '../src/inference/client.ts';
-import { OrtModelRunner, type OrtModule } from '../src/inference/modelRunner.ts';
+import type { Manifest } from '../../src/core/manifest.ts';
+import { InferenceClient, type WorkerLike } from '../../src/inference/client.ts';
+import { OrtModelRunner, type OrtModule } from '../../src/inference/modelRunner.ts';
 
 const manifest = {
   version: 1,

@@ -6,13 +6,13 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { iou } from '../src/core/detection.ts';
-import { detectFaces } from '../src/core/pipeline.ts';
-import type { BoxXYWH } from '../src/core/types.ts';
-import { decodePhotoFile } from '../src/node/decodeImage.ts';
-import { createNodeRunner } from '../src/node/runtime.ts';
-import { TOLERANCES, checkFaceapiConversion, loadFaceapi, type CheckSummary } from '../scripts/check-faceapi-conversion.ts';
-import { hasSamples, SAMPLES } from './support/env.ts';
+import { iou } from '../../src/core/detection.ts';
+import { detectFaces } from '../../src/core/pipeline.ts';
+import type { BoxXYWH } from '../../src/core/types.ts';
+import { decodePhotoFile } from '../../src/node/decodeImage.ts';
+import { createNodeRunner } from '../../src/node/runtime.ts';
+import { TOLERANCES, checkFaceapiConversion, loadFaceapi, type CheckSummary } from '../../scripts/check-faceapi-conversion.ts';
+import { hasSamples, SAMPLES } from '../support/env.ts';
 
 const SAMPLES_DIR = SAMPLES;
 const haveData = hasSamples();

@@ -8,16 +8,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { encode as encodeBmp } from 'bmp-ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { iou } from '../src/core/detection.ts';
-import { isPatchFaceError } from '../src/core/errors.ts';
-import { findModel } from '../src/core/manifest.ts';
-import { compareEmbeddings, detectFaces, embedFaces } from '../src/core/pipeline.ts';
-import type { DetectedFace, RgbImage } from '../src/core/types.ts';
-import { decodePhotoBytes, decodePhotoFile } from '../src/node/decodeImage.ts';
-import { createNodeRunner } from '../src/node/runtime.ts';
-import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
-import { hasLfw, hasSamples, LFW, SAMPLES } from './support/env.ts';
-import { mulberry32 } from './support/random.ts';
+import { iou } from '../../src/core/detection.ts';
+import { isPatchFaceError } from '../../src/core/errors.ts';
+import { findModel } from '../../src/core/manifest.ts';
+import { compareEmbeddings, detectFaces, embedFaces } from '../../src/core/pipeline.ts';
+import type { DetectedFace, RgbImage } from '../../src/core/types.ts';
+import { decodePhotoBytes, decodePhotoFile } from '../../src/node/decodeImage.ts';
+import { createNodeRunner } from '../../src/node/runtime.ts';
+import type { OrtModelRunner } from '../../src/inference/modelRunner.ts';
+import { hasLfw, hasSamples, LFW, SAMPLES } from '../support/env.ts';
+import { mulberry32 } from '../support/random.ts';
 
 const ready = hasSamples();
 

@@ -7,11 +7,11 @@ import { appendFileSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fivePointsFrom68 } from '../src/core/landmarks.ts';
-import type { ModelRunner } from '../src/core/pipeline.ts';
-import type { DetectedFace, RgbImage } from '../src/core/types.ts';
-import { detectFacesCached, FaceCache } from '../src/node/faceCache.ts';
-import { readManifest } from '../src/node/runtime.ts';
+import { fivePointsFrom68 } from '../../src/core/landmarks.ts';
+import type { ModelRunner } from '../../src/core/pipeline.ts';
+import type { DetectedFace, RgbImage } from '../../src/core/types.ts';
+import { detectFacesCached, FaceCache } from '../../src/node/faceCache.ts';
+import { readManifest } from '../../src/node/runtime.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'patchface-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findModel, type ModelEntry } from '../src/core/manifest.ts';
-import type { Embedding } from '../src/core/pipeline.ts';
-import { codeFingerprint, EMBEDDING_ENTRY_POINTS, importClosure } from '../src/node/codeFingerprint.ts';
-import { EmbeddingCache } from '../src/node/embeddingCache.ts';
-import { photoKey } from '../src/node/faceCache.ts';
-import { readManifest } from '../src/node/runtime.ts';
+import { findModel, type ModelEntry } from '../../src/core/manifest.ts';
+import type { Embedding } from '../../src/core/pipeline.ts';
+import { codeFingerprint, EMBEDDING_ENTRY_POINTS, importClosure } from '../../src/node/codeFingerprint.ts';
+import { EmbeddingCache } from '../../src/node/embeddingCache.ts';
+import { photoKey } from '../../src/node/faceCache.ts';
+import { readManifest } from '../../src/node/runtime.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'patchface-embeddings-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -116,7 +116,7 @@ describe('EmbeddingCache', () => {
     expect(codeFingerprint(root)).not.toBe(edited);
     // The project's own source fingerprints too (what eval keys on), and a view helper is not in it.
     expect(codeFingerprint()).toMatch(/^[0-9a-f]{64}$/);
-    const project = importClosure(fileURLToPath(new URL('../', import.meta.url)), EMBEDDING_ENTRY_POINTS).files;
+    const project = importClosure(fileURLToPath(new URL('../../', import.meta.url)), EMBEDDING_ENTRY_POINTS).files;
     expect(project).toContain('src/core/pipeline.ts');
     expect(project.filter((f) => /heatmap|verification|regions|compareJson|decision/.test(f))).toEqual([]);
   });

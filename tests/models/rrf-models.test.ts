@@ -12,14 +12,14 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boxContains, boxesOverlap } from '../src/core/heatmap.ts';
-import { findModel, type ModelEntry } from '../src/core/manifest.ts';
-import { compareEmbeddings, detectFaces, embedFaces } from '../src/core/pipeline.ts';
-import { decodePhotoFile } from '../src/node/decodeImage.ts';
-import { createNodeRunner, MODELS_DIR, readManifest } from '../src/node/runtime.ts';
-import type { OrtModelRunner } from '../src/inference/modelRunner.ts';
-import { hasSamples, SAMPLES } from './support/env.ts';
-import { mulberry32 } from './support/random.ts';
+import { boxContains, boxesOverlap } from '../../src/core/heatmap.ts';
+import { findModel, type ModelEntry } from '../../src/core/manifest.ts';
+import { compareEmbeddings, detectFaces, embedFaces } from '../../src/core/pipeline.ts';
+import { decodePhotoFile } from '../../src/node/decodeImage.ts';
+import { createNodeRunner, MODELS_DIR, readManifest } from '../../src/node/runtime.ts';
+import type { OrtModelRunner } from '../../src/inference/modelRunner.ts';
+import { hasSamples, SAMPLES } from '../support/env.ts';
+import { mulberry32 } from '../support/random.ts';
 
 const manifest = await readManifest();
 const patchModels = manifest.models.filter((m) => m.role === 'embedder' && m.kind !== 'fullface');
