@@ -280,18 +280,39 @@ export function presetTable(result: Record<string, ModelEvalJson>): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runEval(opts: EvalOptions): Promise<number> {
+/** What an evaluation computed: the data behind `eval`'s figures and the report. */
+export interface Evaluation {
+  manifest: Manifest;
+  runner: OrtModelRunner;
+  root: string;
+  pairs: EvalPair[];
+  models: ModelEntry[];
+  hidden: HiddenRegion;
+  embeddings: Map<string, Map<string, Embedding>>;
+  failures: Map<string, string>;
+  cache: FaceCache | null;
+  scoresByModel: Float64Array[];
+  evaluations: TenFoldResult[];
+}
+
+/**
+ * Embeds every image of the pairs with every model (from the caches where it can) and scores the
+ * pairs under the ten-fold protocol, with `hidden` hidden. The caller disposes `runner`.
+ */
+export async function evaluate(opts: EvalOptions, extraSettings: HiddenRegion[] = []): Promise<Evaluation> {
   const runner = await createNodeRunner({ threads: opts.threads, runtime: opts.runtime });
   try {
     const manifest = runner.manifest;
     const models = opts.models?.length ? opts.models.map((id) => findModel(manifest, id)) : embedders(manifest);
     for (const m of models) if (m.role !== 'embedder') throw new Error(`"${m.id}" is a ${m.role} model, not a face embedding model`);
     const hidden = opts.hidden ?? NOTHING_HIDDEN;
-    if (opts.writeManifest && !isNothingHidden(hidden)) throw new Error('--write-manifest stores the models as they are: leave out --hide');
+    for (const model of models) {
+      if (keptCount(model, hidden) === 0)
+        throw new Error(`${model.id}: every patch touches the hidden region (${hiddenTag(hidden)}); nothing is left to score`);
+    }
     const { root, pairs } = await loadPairs(opts);
     const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
-    const settings = [hidden, ...(opts.presets ? HIDE_PRESETS.map((p): HiddenRegion => ({ presets: [p.id], cells: [] })) : [])];
-    const jobs = embeddingJobs(models, settings);
+    const jobs = embeddingJobs(models, [hidden, ...extraSettings]);
     const hiddenNote = isNothingHidden(hidden) ? '' : `, hidden: ${hiddenTag(hidden)}`;
     process.stderr.write(`${pairs.length} pairs, ${files.length} images, models: ${models.map((m) => m.id).join(', ')}${hiddenNote}\n`);
     const t0 = Date.now();
@@ -314,14 +335,27 @@ export async function runEval(opts: EvalOptions): Promise<number> {
       );
     }
     const seconds = (Date.now() - t0) / 1000;
+    process.stderr.write(
+      `${files.length - failures.size}/${files.length} images yielded a face (${((100 * (files.length - failures.size)) / files.length).toFixed(2)}%); ` +
+        `${(files.length / seconds).toFixed(2)} images/s\n`,
+    );
     const same = pairs.map((p) => p.same);
     const folds = pairs.map((p) => p.fold);
-    for (const model of models) {
-      if (keptCount(model, hidden) === 0)
-        throw new Error(`${model.id}: every patch touches the hidden region (${hiddenTag(hidden)}); nothing is left to score`);
-    }
     const scoresByModel = models.map((model) => scorePairs(pairs, model, embeddings, hidden));
     const evaluations = scoresByModel.map((scores) => tenFoldEvaluation(scores, same, folds));
+    return { manifest, runner, root, pairs, models, hidden, embeddings, failures, cache, scoresByModel, evaluations };
+  } catch (e) {
+    await runner.dispose();
+    throw e;
+  }
+}
+
+export async function runEval(opts: EvalOptions): Promise<number> {
+  const hidden = opts.hidden ?? NOTHING_HIDDEN;
+  if (opts.writeManifest && !isNothingHidden(hidden)) throw new Error('--write-manifest stores the models as they are: leave out --hide');
+  const presets = opts.presets ? HIDE_PRESETS.map((p): HiddenRegion => ({ presets: [p.id], cells: [] })) : [];
+  const { runner, pairs, models, embeddings, scoresByModel, evaluations } = await evaluate(opts, presets);
+  try {
     const result: Record<string, ModelEvalJson> = {};
     for (const [m, model] of models.entries()) {
       const ev = evaluations[m];
@@ -337,10 +371,6 @@ export async function runEval(opts: EvalOptions): Promise<number> {
         ...(opts.presets ? { hide: presetEvaluations(pairs, model, embeddings) } : {}),
       };
     }
-    process.stderr.write(
-      `${files.length - failures.size}/${files.length} images yielded a face (${((100 * (files.length - failures.size)) / files.length).toFixed(2)}%); ` +
-        `${(files.length / seconds).toFixed(2)} images/s\n`,
-    );
     if (opts.scoresFile) {
       const verdicts = scoresByModel.map((scores, m) => protocolVerdicts(pairs, scores, evaluations[m]));
       await writeFile(opts.scoresFile, pairScoresTsv(pairs, models, scoresByModel, verdicts));

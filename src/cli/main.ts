@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { runCompare } from './compare.ts';
 import { runEval } from './eval.ts';
 import { runBench } from './bench.ts';
+import { runReport } from './report.ts';
 import { runPrepareTraining } from './prepareTraining.ts';
 import type { FullfaceCrop, PipelineOptions } from '../core/pipeline.ts';
 import { NODE_RUNTIMES, type NodeRuntime } from '../node/runtime.ts';
@@ -17,6 +18,8 @@ Usage:
   patchface compare A B [--model ID] [--face-a N] [--face-b N] [--hide REGIONS] [--json]
   patchface eval lfw DIR [--model ID ...] [--hide REGIONS] [--presets] [--json] [--write-manifest] [--scores FILE]
   patchface eval pairs FILE --root DIR [--model ID ...] [--hide REGIONS] [--presets] [--json] [--scores FILE]
+  patchface report lfw DIR --out FILE.html [--model ID ...] [--hide REGIONS] [--worst K] [--limit N]
+  patchface report pairs FILE --root DIR --out FILE.html [same options]
   patchface bench [PHOTO ...] [--runs N] [--json]
   patchface prepare-training DATA_DIR --out CACHE_DIR   (training data for training/)
 
@@ -40,7 +43,9 @@ Options:
                     embeddings, instead of reusing those cached under ~/.cache/patchface
                     (PATCHFACE_CACHE) by earlier runs of the same models, options and code;
                     a stopped eval resumes from its cached embeddings
-  --limit N         (eval) only the first N matched and N mismatched pairs of each fold
+  --limit N         (eval, report) only the first N matched and N mismatched pairs of each fold
+  --out FILE        (report) where to write the HTML report
+  --worst K         (report) how many of the worst false accepts and false rejects to show (12)
   --detector ID     face detector: ssd (default) or tiny
   --fallback-detector ID|none
                     detector tried when the first finds nothing (default: tiny after ssd)
@@ -70,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         runtime: { type: 'string' },
         runs: { type: 'string' },
         out: { type: 'string' },
+        worst: { type: 'string' },
         limit: { type: 'string' },
         detector: { type: 'string' },
         'fallback-detector': { type: 'string' },
@@ -149,6 +155,31 @@ export async function main(argv: string[]): Promise<number> {
         pipeline,
         cache: !values['no-cache'],
         limit: values.limit ? Number(values.limit) : undefined,
+      });
+    }
+    if (command === 'report') {
+      const [kind, target] = rest;
+      if (kind !== 'lfw' && kind !== 'pairs') throw new UsageError('report needs "lfw DIR" or "pairs FILE --root DIR"');
+      if (!target) throw new UsageError(`report ${kind} needs a ${kind === 'lfw' ? 'directory' : 'pair file'}`);
+      if (kind === 'pairs' && !values.root) throw new UsageError('report pairs needs --root DIR');
+      if (!values.out) throw new UsageError('report needs --out FILE.html');
+      const worst = values.worst === undefined ? 12 : Number(values.worst);
+      if (!Number.isInteger(worst) || worst < 0) throw new UsageError('--worst must be a whole number');
+      return await runReport({
+        kind,
+        target,
+        root: values.root,
+        models: values.model,
+        json: false,
+        writeManifest: false,
+        threads,
+        runtime,
+        pipeline,
+        cache: !values['no-cache'],
+        limit: values.limit ? Number(values.limit) : undefined,
+        hidden,
+        out: values.out,
+        worst,
       });
     }
     if (command === 'bench') {

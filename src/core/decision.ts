@@ -98,10 +98,15 @@ export function compareHidden(
 
 /**
  * Decision margins m_i = c_i - t / K over the kept patches (NaN for a dropped one): they add up
- * to score - threshold on each face. null without a threshold.
+ * to score - threshold on each face. `threshold` defaults to the comparison's own (a protocol
+ * fold's may be given instead). null without a threshold.
  */
-export function decisionMargins(comparison: RestrictedComparison, face: 'a' | 'b'): Float64Array | null {
-  const t = comparison.threshold;
+export function decisionMargins(
+  comparison: RestrictedComparison,
+  face: 'a' | 'b',
+  threshold: number | null = comparison.threshold,
+): Float64Array | null {
+  const t = threshold;
   if (t === null || comparison.empty) return null;
   const K = comparison.kept.length;
   const out = new Float64Array(comparison.patches.length).fill(Number.NaN);

@@ -323,3 +323,59 @@ export function tenFoldEvaluation(scores: ArrayLike<number>, same: ArrayLike<boo
   for (let i = 0; i < n; i++) if (Number.isNaN(scores[i])) noFace++;
   return { accuracy, std, folds, thresholds, threshold, auc: rocAuc(scores, same), pairs: n, noFace };
 }
+
+// ---------------------------------------------------------------------------------------
+// ROC curve and operating points at a false accept rate
+// ---------------------------------------------------------------------------------------
+
+/** NaN (no face) ranked worst case, as rocAuc ranks it. */
+function effectiveScores(scores: ArrayLike<number>, same: ArrayLike<boolean>): Float64Array {
+  return Float64Array.from({ length: scores.length }, (_, i) => (Number.isNaN(scores[i]) ? (same[i] ? -Infinity : Infinity) : scores[i]));
+}
+
+/**
+ * The ROC curve: for every threshold between distinct scores, the false accept rate (mismatched
+ * pairs at or above it) and the true accept rate (matched pairs at or above it), from (0, 0) to
+ * (1, 1). NaN scores are ranked worst case.
+ */
+export function rocCurve(scores: ArrayLike<number>, same: ArrayLike<boolean>): { far: number[]; tar: number[] } {
+  checkScores(scores, same, 'rocCurve');
+  const eff = effectiveScores(scores, same);
+  const order = Array.from({ length: eff.length }, (_, i) => i).sort((i, j) => eff[j] - eff[i] || 0);
+  let nPos = 0;
+  for (let i = 0; i < same.length; i++) if (same[i]) nPos++;
+  const nNeg = same.length - nPos;
+  const far = [0];
+  const tar = [0];
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < order.length;) {
+    const v = eff[order[k]];
+    while (k < order.length && eff[order[k]] === v) {
+      if (same[order[k]]) tp++;
+      else fp++;
+      k++;
+    }
+    far.push(nNeg ? fp / nNeg : 0);
+    tar.push(nPos ? tp / nPos : 0);
+  }
+  return { far, tar };
+}
+
+/**
+ * The true accept rate at the strictest threshold whose false accept rate is at most `far`: at most
+ * floor(far * mismatched pairs) of them may score above the threshold, which sits at the next
+ * mismatched score ("same" above it). NaN scores are ranked worst case.
+ */
+export function tarAtFar(scores: ArrayLike<number>, same: ArrayLike<boolean>, far: number): { tar: number; threshold: number } {
+  checkScores(scores, same, 'tarAtFar');
+  const eff = effectiveScores(scores, same);
+  const impostors: number[] = [];
+  const genuine: number[] = [];
+  for (let i = 0; i < eff.length; i++) (same[i] ? genuine : impostors).push(eff[i]);
+  if (!genuine.length || !impostors.length) return { tar: NaN, threshold: NaN };
+  impostors.sort((a, b) => b - a);
+  const allowed = Math.floor(far * impostors.length);
+  const threshold = allowed >= impostors.length ? -Infinity : impostors[allowed];
+  return { tar: genuine.filter((s) => s > threshold).length / genuine.length, threshold };
+}

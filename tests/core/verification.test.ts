@@ -6,6 +6,8 @@ import {
   parseLfwPairs,
   parsePairsTsv,
   rocAuc,
+  rocCurve,
+  tarAtFar,
   tenFoldEvaluation,
 } from '../../src/core/verification';
 import { mulberry32 } from '../support/random';
@@ -279,5 +281,27 @@ describe('tenFoldEvaluation', () => {
     ['infinite score', [0.1, -Infinity], [true, false], [0, 1], /infinite/],
   ] as const)('rejects %s', (_, s, y, f, msg) => {
     expect(() => tenFoldEvaluation(s, y, f)).toThrow(msg);
+  });
+});
+
+describe('rocCurve and tarAtFar', () => {
+  // Matched: 0.9, 0.8, 0.4, NaN; mismatched: 0.7, 0.3, 0.2, 0.1, NaN.
+  const scores = [0.9, 0.8, 0.4, NaN, 0.7, 0.3, 0.2, 0.1, NaN];
+  const same = [true, true, true, true, false, false, false, false, false];
+
+  it('walks from (0, 0) to (1, 1), NaN ranked worst case', () => {
+    const { far, tar } = rocCurve(scores, same);
+    // A mismatched NaN ranks first, a matched NaN last.
+    expect(far).toEqual([0, 0.2, 0.2, 0.2, 0.4, 0.4, 0.6, 0.8, 1, 1]);
+    expect(tar).toEqual([0, 0, 0.25, 0.5, 0.5, 0.75, 0.75, 0.75, 0.75, 1]);
+  });
+
+  it('takes the strictest threshold whose false accept rate is at most the target', () => {
+    // 5 mismatched: FAR 0.2 lets one score above the threshold (the NaN), which then sits at 0.7.
+    expect(tarAtFar(scores, same, 0.2)).toEqual({ tar: 0.5, threshold: 0.7 });
+    // FAR 0.1 allows none: only scores above +Infinity pass.
+    expect(tarAtFar(scores, same, 0.1)).toEqual({ tar: 0, threshold: Infinity });
+    expect(tarAtFar(scores, same, 1).threshold).toBe(-Infinity);
+    expect(tarAtFar([0.5], [true], 0.1).tar).toBeNaN();
   });
 });
