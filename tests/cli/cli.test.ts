@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/node/runtime.ts';
-import { hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { copySamples, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin/patchface.js');
@@ -197,16 +197,14 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
   });
 
   it('eval pairs reports metrics, counts an unreadable file as an error, and names it', async () => {
-    for (const f of [
+    await copySamples(dir, [
       'whitehouse/obama_1.jpg',
       'whitehouse/obama_2.jpg',
       'nasa/Andrew_Morgan.jpg',
       'nasa/andrew_morgan_iss.jpg',
       'nasa/Nick_Hague.jpg',
       'nasa/Karen_Nyberg.jpg',
-    ]) {
-      await copyFile(join(SAMPLES, f), join(dir, f.split('/')[1]));
-    }
+    ]);
     await writeFile(join(dir, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
     const rows = [
       ['obama_1.jpg', 'obama_2.jpg', 1],
@@ -218,7 +216,8 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     // Two folds, each with matched and mismatched pairs.
     const tsv = ['a\tb\tsame\tfold', ...rows.map((r, i) => `${r[0]}\t${r[1]}\t${r[2]}\t${i % 2}`)].join('\n');
     await writeFile(join(dir, 'pairs.tsv'), tsv);
-    const r = await patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--model', 'fullface', '--json');
+    const evalPairs = (...args: string[]) => patchface('eval', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, ...args);
+    const r = await evalPairs('--model', 'fullface', '--json');
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(Object.keys(json.fullface).sort()).toEqual(['accuracy', 'auc', 'folds', 'noFace', 'pairs', 'std', 'threshold']);
@@ -232,18 +231,7 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     // The same run again reads each embedding back instead of running the model, and scores the same.
     // --scores writes every pair's score: a row per pair in input order, NaN where a photo had no face.
     const scoresFile = join(dir, 'scores.tsv');
-    const again = await patchface(
-      'eval',
-      'pairs',
-      join(dir, 'pairs.tsv'),
-      '--root',
-      dir,
-      '--model',
-      'fullface',
-      '--json',
-      '--scores',
-      scoresFile,
-    );
+    const again = await evalPairs('--model', 'fullface', '--json', '--scores', scoresFile);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/embedding cache: 6 of 7 image embeddings reused/);
     expect(again.stderr).toMatch(/broken\.jpg: .*(truncated|corrupt)/i);
@@ -273,19 +261,7 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
 
     // --presets: every model with each region hidden alone; a patch model reuses its features
     // (no new embedding), fullface runs again on the photo with the region in grey.
-    const presets = await patchface(
-      'eval',
-      'pairs',
-      join(dir, 'pairs.tsv'),
-      '--root',
-      dir,
-      '--model',
-      'rrf56',
-      '--model',
-      'fullface',
-      '--presets',
-      '--json',
-    );
+    const presets = await evalPairs('--model', 'rrf56', '--model', 'fullface', '--presets', '--json');
     expect(presets.code, presets.stderr).toBe(0);
     const pj = JSON.parse(presets.stdout);
     expect(Object.keys(pj.rrf56.hide)).toEqual(['eyes', 'nose', 'mouth', 'lower-half', 'upper-half', 'left-half', 'right-half']);
@@ -295,20 +271,7 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
     expect(pj.fullface.accuracy).toBe(json.fullface.accuracy);
     // 6 photos x (rrf56 + fullface + fullface with each of 7 regions in grey) = 54 embeddings; 6 fullface ones were cached.
     expect(presets.stderr).toMatch(/embedding cache: 6 of 63 image embeddings reused/);
-    const hidden = await patchface(
-      'eval',
-      'pairs',
-      join(dir, 'pairs.tsv'),
-      '--root',
-      dir,
-      '--model',
-      'rrf56',
-      '--model',
-      'fullface',
-      '--hide',
-      'lower-half',
-      '--json',
-    );
+    const hidden = await evalPairs('--model', 'rrf56', '--model', 'fullface', '--hide', 'lower-half', '--json');
     expect(hidden.code, hidden.stderr).toBe(0);
     const hj = JSON.parse(hidden.stdout);
     expect(hj.rrf56).toMatchObject({ hidden: ['lower-half'], keptPatches: 5, accuracy: pj.rrf56.hide['lower-half'].accuracy });

@@ -5,13 +5,13 @@
  * are ordered and hold only errors, and the file references nothing on the network.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportData } from '../../src/cli/reportData.ts';
-import { hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { copySamples, hasSamples, PROJECT_ROOT } from '../support/env.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin/patchface.js');
@@ -46,7 +46,7 @@ describe.skipIf(!hasSamples())('patchface report', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'patchface-report-'));
-    for (const f of PHOTOS) await copyFile(join(SAMPLES, f), join(dir, f.split('/')[1]));
+    await copySamples(dir, PHOTOS);
     await writeFile(join(dir, 'pairs.tsv'), ['a\tb\tsame\tfold', ...PAIRS.map((p) => p.join('\t'))].join('\n'));
     const out = join(dir, 'report.html');
     const r = await run(process.execPath, [BIN, 'report', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--out', out, '--worst', '2'], {

@@ -3,7 +3,7 @@
  * (no network, not even to the disk beside it) and no page error.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.ts';
-import { hasChromium, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { copySamples, hasChromium, hasSamples, PROJECT_ROOT } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
 const run = promisify(execFile);
@@ -23,7 +23,7 @@ describe.skipIf(!ready)('a report in Chromium', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'patchface-report-e2e-'));
     const photos = ['whitehouse/obama_1.jpg', 'whitehouse/obama_2.jpg', 'nasa/Nick_Hague.jpg', 'nasa/Christina_Koch.jpg'];
-    for (const f of photos) await copyFile(join(SAMPLES, f), join(dir, f.split('/')[1]));
+    await copySamples(dir, photos);
     const rows = [
       'obama_1.jpg\tobama_2.jpg\t1\t0',
       'obama_1.jpg\tNick_Hague.jpg\t0\t0',

@@ -3,7 +3,8 @@
  * a fresh clone skips such tests with a clear message; under CI=true they must fail instead.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { copyFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,3 +29,8 @@ export function requireResource(path: string, what: string): boolean {
 export const hasSamples = () => requireResource(SAMPLES, 'Shared sample photos (../shared/data/samples)');
 export const hasLfw = () => requireResource(resolve(LFW, 'pairs.txt'), 'LFW (../shared/data/lfw)');
 export const hasChromium = () => requireResource(CHROMIUM, 'Chromium (apt-get install -y chromium)');
+
+/** Copies sample photos (paths under SAMPLES, e.g. "nasa/Nick_Hague.jpg") flat into `dir`, for pair lists. */
+export async function copySamples(dir: string, photos: readonly string[]): Promise<void> {
+  for (const f of photos) await copyFile(join(SAMPLES, f), join(dir, basename(f)));
+}
