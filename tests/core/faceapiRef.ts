@@ -2,7 +2,7 @@
  * face-api itself (its Node WASM build, run on the tfjs CPU backend) as the reference the core
  * modules are checked against. Test-only: the app never imports face-api.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type FaceApi = any;
 
 import { mulberry32 } from '../support/random';
@@ -11,7 +11,6 @@ let loaded: Promise<FaceApi> | null = null;
 
 export function loadFaceApi(): Promise<FaceApi> {
   loaded ??= (async () => {
-    // @ts-ignore -- the package's typings do not cover this deep import the way tsc resolves it
     const mod = await import('@vladmandic/face-api/dist/face-api.node-wasm.js');
     const fa = (mod as { default?: FaceApi }).default?.tf ? (mod as { default: FaceApi }).default : mod;
     await fa.tf.setBackend('cpu');
