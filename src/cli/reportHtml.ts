@@ -213,7 +213,7 @@ function modelSection(m: ModelReport): string {
   return (
     `<section id="model-${esc(m.id)}"><h2>${esc(m.id)} <small>(${esc(m.kind)}${kept})</small></h2>` +
     `<div class="charts"><figure id="roc-${esc(m.id)}">${rocSvg(m)}<figcaption>ROC. TAR at FAR 1e-2: <strong>${pct(m.tarAtFar[0].tar)}</strong>; ` +
-    `at FAR 1e-3: <strong>${pct(m.tarAtFar[1].tar)}</strong> (pairs without a face count as the worst scores).</figcaption></figure>` +
+    `at FAR 1e-3: <strong>${pct(m.tarAtFar[1].tar)}</strong> (a pair without a face is never accepted).</figcaption></figure>` +
     `<figure id="hist-${esc(m.id)}">${histogramSvg(m)}<figcaption>Scores of genuine and impostor pairs; dashed: the threshold (mean of the ten fold thresholds).</figcaption></figure></div>` +
     `<h3>Mean decision maps</h3>${meanMapsSection(m)}` +
     `<h3 id="worst-${esc(m.id)}">Worst errors</h3>` +

@@ -328,19 +328,24 @@ export function tenFoldEvaluation(scores: ArrayLike<number>, same: ArrayLike<boo
 // ROC curve and operating points at a false accept rate
 // ---------------------------------------------------------------------------------------
 
-/** NaN (no face) ranked worst case, as rocAuc ranks it. */
-function effectiveScores(scores: ArrayLike<number>, same: ArrayLike<boolean>): Float64Array {
-  return Float64Array.from({ length: scores.length }, (_, i) => (Number.isNaN(scores[i]) ? (same[i] ? -Infinity : Infinity) : scores[i]));
+/**
+ * NaN (no face found) below every score: a system that finds no face accepts nothing, so such a
+ * matched pair is a false reject at every threshold and such a mismatched pair never a false
+ * accept. (rocAuc ranks NaN worst case instead, which at a false accept rate of 1e-3 on LFW would
+ * leave no threshold at all: its mismatched pairs without a face outnumber the three allowed.)
+ */
+function effectiveScores(scores: ArrayLike<number>): Float64Array {
+  return Float64Array.from({ length: scores.length }, (_, i) => (Number.isNaN(scores[i]) ? -Infinity : scores[i]));
 }
 
 /**
  * The ROC curve: for every threshold between distinct scores, the false accept rate (mismatched
  * pairs at or above it) and the true accept rate (matched pairs at or above it), from (0, 0) to
- * (1, 1). NaN scores are ranked worst case.
+ * (1, 1). A NaN score (no face) is never accepted (see effectiveScores).
  */
 export function rocCurve(scores: ArrayLike<number>, same: ArrayLike<boolean>): { far: number[]; tar: number[] } {
   checkScores(scores, same, 'rocCurve');
-  const eff = effectiveScores(scores, same);
+  const eff = effectiveScores(scores);
   const order = Array.from({ length: eff.length }, (_, i) => i).sort((i, j) => eff[j] - eff[i] || 0);
   let nPos = 0;
   for (let i = 0; i < same.length; i++) if (same[i]) nPos++;
@@ -365,11 +370,11 @@ export function rocCurve(scores: ArrayLike<number>, same: ArrayLike<boolean>): {
 /**
  * The true accept rate at the strictest threshold whose false accept rate is at most `far`: at most
  * floor(far * mismatched pairs) of them may score above the threshold, which sits at the next
- * mismatched score ("same" above it). NaN scores are ranked worst case.
+ * mismatched score ("same" above it). A NaN score (no face) is never accepted.
  */
 export function tarAtFar(scores: ArrayLike<number>, same: ArrayLike<boolean>, far: number): { tar: number; threshold: number } {
   checkScores(scores, same, 'tarAtFar');
-  const eff = effectiveScores(scores, same);
+  const eff = effectiveScores(scores);
   const impostors: number[] = [];
   const genuine: number[] = [];
   for (let i = 0; i < eff.length; i++) (same[i] ? genuine : impostors).push(eff[i]);

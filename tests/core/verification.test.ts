@@ -289,19 +289,20 @@ describe('rocCurve and tarAtFar', () => {
   const scores = [0.9, 0.8, 0.4, NaN, 0.7, 0.3, 0.2, 0.1, NaN];
   const same = [true, true, true, true, false, false, false, false, false];
 
-  it('walks from (0, 0) to (1, 1), NaN ranked worst case', () => {
+  it('walks from (0, 0) to (1, 1); a pair without a face is never accepted', () => {
     const { far, tar } = rocCurve(scores, same);
-    // A mismatched NaN ranks first, a matched NaN last.
-    expect(far).toEqual([0, 0.2, 0.2, 0.2, 0.4, 0.4, 0.6, 0.8, 1, 1]);
-    expect(tar).toEqual([0, 0, 0.25, 0.5, 0.5, 0.75, 0.75, 0.75, 0.75, 1]);
+    // Both NaN pairs come last, together, as the lowest threshold accepts everything.
+    expect(far).toEqual([0, 0, 0, 0.2, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(tar).toEqual([0, 0.25, 0.5, 0.5, 0.75, 0.75, 0.75, 0.75, 1]);
   });
 
   it('takes the strictest threshold whose false accept rate is at most the target', () => {
-    // 5 mismatched: FAR 0.2 lets one score above the threshold (the NaN), which then sits at 0.7.
-    expect(tarAtFar(scores, same, 0.2)).toEqual({ tar: 0.5, threshold: 0.7 });
-    // FAR 0.1 allows none: only scores above +Infinity pass.
-    expect(tarAtFar(scores, same, 0.1)).toEqual({ tar: 0, threshold: Infinity });
-    expect(tarAtFar(scores, same, 1).threshold).toBe(-Infinity);
+    // 5 mismatched: FAR 0.2 lets one score above the threshold (0.7), which then sits at 0.3.
+    expect(tarAtFar(scores, same, 0.2)).toEqual({ tar: 0.75, threshold: 0.3 });
+    // FAR 0.1 allows none: the threshold sits at the highest mismatched score.
+    expect(tarAtFar(scores, same, 0.1)).toEqual({ tar: 0.5, threshold: 0.7 });
+    // The matched pair without a face is rejected even when every mismatched pair is allowed.
+    expect(tarAtFar(scores, same, 1)).toEqual({ tar: 0.75, threshold: -Infinity });
     expect(tarAtFar([0.5], [true], 0.1).tar).toBeNaN();
   });
 });
