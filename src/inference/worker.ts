@@ -169,9 +169,23 @@ async function analyse({ photoId, file }: RequestMap['analyse']['payload']): Pro
   };
 }
 
-async function embed({ photoId, faceIndex, models }: RequestMap['embed']['payload']): Promise<RequestMap['embed']['result']> {
+/** Requests in flight other than background embeds; background work waits until there are none. */
+let inFlight = 0;
+const idleWaiters: (() => void)[] = [];
+
+function whenIdle(): Promise<void> {
+  return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+}
+
+function requirePhoto(photoId: string): { image: RgbImage; faces: DetectedFace[] } {
   const photo = photos.get(photoId);
   if (!photo) throw new Error('This photo is no longer loaded; please load it again.');
+  return photo;
+}
+
+async function embed({ photoId, faceIndex, models, background }: RequestMap['embed']['payload']): Promise<RequestMap['embed']['result']> {
+  if (background) await whenIdle();
+  const photo = requirePhoto(photoId);
   const face = photo.faces[faceIndex];
   if (!face) throw new Error(`The photo has no face number ${faceIndex + 1}.`);
   const { runner: r, manifest: m } = requireReady();
@@ -180,6 +194,11 @@ async function embed({ photoId, faceIndex, models }: RequestMap['embed']['payloa
   const timings: StageTimings = { align: performance.now() - t0 };
   const embeddings: Embedding[] = [];
   for (const id of models) {
+    if (background) {
+      // A request that arrived meanwhile goes first; a released photo is not worth finishing.
+      await whenIdle();
+      requirePhoto(photoId);
+    }
     const t = performance.now();
     const [e] = await embedFaces([{ image: photo.image, face }], findModel(m, id), r);
     timings[`embed:${id}`] = performance.now() - t;
@@ -212,6 +231,8 @@ self.addEventListener('unhandledrejection', (event) => fatal(String((event.reaso
 
 self.addEventListener('message', async (event: MessageEvent<Request>) => {
   const { id, type, payload } = event.data;
+  const foreground = !(type === 'embed' && (payload as RequestMap['embed']['payload']).background);
+  if (foreground) inFlight++;
   let reply: Reply;
   try {
     const handler = handlers[type] as (p: unknown) => Promise<unknown>;
@@ -221,6 +242,8 @@ self.addEventListener('message', async (event: MessageEvent<Request>) => {
   } catch (e) {
     const err = e as Error;
     reply = { id, ok: false, error: { message: err?.message ?? String(e), code: isPatchFaceError(e) ? e.code : undefined } };
+  } finally {
+    if (foreground && --inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
   }
   self.postMessage(reply, reply.ok && type === 'embed' ? transferablesOf(reply.result) : []);
 });
