@@ -256,19 +256,31 @@ interface Download {
   wireBytes: number;
 }
 
-function recordDownloads(page: Page): Download[] {
-  const out: Download[] = [];
-  page.on('requestfinished', async (request) => {
+interface Downloads {
+  done: Download[];
+  /** Model files requested so far. */
+  modelRequests: number;
+  /** Resolves once every finished response's body has been read (before the page closes). */
+  settle(): Promise<void>;
+}
+
+function recordDownloads(page: Page): Downloads {
+  const out: Downloads = { done: [], modelRequests: 0, settle: async () => void (await Promise.all(pending)) };
+  const pending: Promise<void>[] = [];
+  page.on('request', (request) => {
+    if (request.url().startsWith('http') && new URL(request.url()).pathname.endsWith('.onnx')) out.modelRequests++;
+  });
+  page.on('requestfinished', (request) => {
     const finishedAt = Date.now();
     if (!request.url().startsWith('http')) return;
-    try {
-      const response = await request.response();
-      if (!response) return;
-      const [body, sizes] = await Promise.all([response.body().catch(() => Buffer.alloc(0)), request.sizes()]);
-      out.push({ url: request.url(), finishedAt, body, wireBytes: sizes.responseBodySize });
-    } catch {
-      // A response without a body (redirect, abort).
-    }
+    pending.push(
+      (async () => {
+        const response = await request.response();
+        if (!response) return;
+        const [body, sizes] = await Promise.all([response.body().catch(() => Buffer.alloc(0)), request.sizes()]);
+        out.done.push({ url: request.url(), finishedAt, body, wireBytes: sizes.responseBodySize });
+      })().catch(() => undefined), // a response without a body (redirect, abort)
+    );
   });
   return out;
 }
@@ -289,18 +301,15 @@ async function benchApp(browser: Browser, url: string) {
     // tsx keeps function names through a helper the page lacks; give the page a stand-in.
     await context.addInitScript({ content: `var __name = (f) => f; (${recorder.toString()})();` });
     let page = await newAppPage(context);
-    const got = run === 0 ? recordDownloads(page) : [];
+    const got = run === 0 ? recordDownloads(page) : null;
     await page.goto(`${url}/?ep=wasm`);
     await choosePhotos(page, PHOTOS[0], PHOTOS[1]);
     const r = await appRun(page, 0);
     cold.push(r.firstHeatmap);
-    if (run === 0) {
-      downloads = got;
+    if (got) {
       firstHeatmapEpoch = (await page.evaluate(() => performance.timeOrigin)) + r.firstHeatmap;
-      // Every download of the visit, including what loads after the first heatmap.
-      await page.waitForLoadState('networkidle');
+      // appRun waited for both sizes, so every model file of the visit has been downloaded.
       // Whatever the page keeps in the Cache API is written after use: let it finish before leaving.
-      const models = got.filter((d) => new URL(d.url).pathname.endsWith('.onnx')).length;
       await page
         .waitForFunction(
           async (n) => {
@@ -308,17 +317,20 @@ async function benchApp(browser: Browser, url: string) {
             for (const name of await caches.keys()) entries += (await (await caches.open(name)).keys()).length;
             return entries >= n;
           },
-          models,
+          got.modelRequests,
           { timeout: 30_000, polling: 250 },
         )
         .catch(() => log('the first visit left fewer Cache API entries than it downloaded model files'));
+      await got.settle();
+      downloads = got.done;
       await page.close();
       const again = await newAppPage(context);
-      secondVisit = recordDownloads(again);
+      const second = recordDownloads(again);
       await again.goto(`${url}/?ep=wasm`);
       await choosePhotos(again, PHOTOS[0], PHOTOS[1]);
       await appRun(again, 0);
-      await again.waitForLoadState('networkidle');
+      await second.settle();
+      secondVisit = second.done;
       page = again;
     }
     if (run < RUNS - 1) await context.close();
