@@ -6,6 +6,8 @@
  *
  *   npm run -s bench:browser -- [--runs N] [--json]   # builds the app (vite build) first
  *
+ * With --json, stdout is the JSON alone and the table goes to stderr.
+ *
  * Every moment is taken inside the page on its own clock (performance.now(), zero at the
  * navigation): a cold visit is a fresh browser context from navigation, a warm run starts at the
  * file input's change event. PatchFace's moments are read from the DOM (score shown, both maps
@@ -417,39 +419,36 @@ try {
   result.ratios.verdict = result.patchface.verdictMs / result.faceapi.warmMs;
   result.ratios.firstHeatmap = result.patchface.firstHeatmapMs / result.faceapi.warmMs;
 
-  if (asJson) {
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  } else {
-    const ms = (x: number) => `${Math.round(x).toLocaleString('en-US')} ms`;
-    const mb = (x: number) => `${(x / 1e6).toFixed(1)} MB`;
-    const f = result.faceapi;
-    const p = result.patchface;
-    const b = result.bytes;
-    const rows: [string, string, string, string][] = [
-      [
-        'cold visit: navigation -> result for both photos',
-        ms(f.coldMs),
-        ms(p.coldFirstHeatmapMs),
-        (p.coldFirstHeatmapMs / f.coldMs).toFixed(2),
-      ],
-      ['warm, new photo: verdict shown', ms(f.warmMs), ms(p.verdictMs), result.ratios.verdict.toFixed(2)],
-      ['warm, new photo: first heatmap', ms(f.warmMs), ms(p.firstHeatmapMs), result.ratios.firstHeatmap.toFixed(2)],
-      ['warm, new photo: both patch sizes ready', ms(f.warmMs), ms(p.bothSizesMs), (p.bothSizesMs / f.warmMs).toFixed(2)],
-      ['hover -> inspector (median / p95)', '', `${p.hoverMedianMs.toFixed(1)} / ${p.hoverP95Ms.toFixed(1)} ms`, ''],
-      ['patch size toggle -> maps redrawn', '', `${p.toggleMs.toFixed(1)} ms`, ''],
-      ['bytes before first heatmap (raw / gzip)', '', `${mb(b.beforeFirstHeatmap)} / ${mb(b.beforeFirstHeatmapGzip)}`, ''],
-      ['bytes of the first visit (raw / gzip)', '', `${mb(b.total)} / ${mb(b.totalGzip)}`, ''],
-      ['second visit: model bytes downloaded', '', mb(b.secondVisitModels), ''],
-    ];
-    const head: [string, string, string, string] = ['', 'face-api', 'PatchFace', 'PatchFace / face-api'];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-    console.log(
-      `\nheadless Chromium, WASM, median of ${RUNS} runs (face-api warm: descriptor of one new photo; times on a shared machine are noisy)`,
-    );
-    console.log(line(head));
-    for (const r of rows) console.log(line(r));
-  }
+  if (asJson) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  const ms = (x: number) => `${Math.round(x).toLocaleString('en-US')} ms`;
+  const mb = (x: number) => `${(x / 1e6).toFixed(1)} MB`;
+  const f = result.faceapi;
+  const p = result.patchface;
+  const b = result.bytes;
+  const rows: [string, string, string, string][] = [
+    [
+      'cold visit: navigation -> result for both photos',
+      ms(f.coldMs),
+      ms(p.coldFirstHeatmapMs),
+      (p.coldFirstHeatmapMs / f.coldMs).toFixed(2),
+    ],
+    ['warm, new photo: verdict shown', ms(f.warmMs), ms(p.verdictMs), result.ratios.verdict.toFixed(2)],
+    ['warm, new photo: first heatmap', ms(f.warmMs), ms(p.firstHeatmapMs), result.ratios.firstHeatmap.toFixed(2)],
+    ['warm, new photo: both patch sizes ready', ms(f.warmMs), ms(p.bothSizesMs), (p.bothSizesMs / f.warmMs).toFixed(2)],
+    ['hover -> inspector (median / p95)', '', `${p.hoverMedianMs.toFixed(1)} / ${p.hoverP95Ms.toFixed(1)} ms`, ''],
+    ['patch size toggle -> maps redrawn', '', `${p.toggleMs.toFixed(1)} ms`, ''],
+    ['bytes before first heatmap (raw / gzip)', '', `${mb(b.beforeFirstHeatmap)} / ${mb(b.beforeFirstHeatmapGzip)}`, ''],
+    ['bytes of the first visit (raw / gzip)', '', `${mb(b.total)} / ${mb(b.totalGzip)}`, ''],
+    ['second visit: model bytes downloaded', '', mb(b.secondVisitModels), ''],
+  ];
+  const head: [string, string, string, string] = ['', 'face-api', 'PatchFace', 'PatchFace / face-api'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(
+    `\nheadless Chromium, WASM, median of ${RUNS} runs (face-api warm: descriptor of one new photo; times on a shared machine are noisy)`,
+  );
+  log(line(head));
+  for (const r of rows) log(line(r));
 } finally {
   await browser.close();
   await appServer.close();
