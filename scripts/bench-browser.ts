@@ -444,7 +444,7 @@ try {
   const head: [string, string, string, string] = ['', 'face-api', 'PatchFace', 'PatchFace / face-api'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(
+  log(
     `\nheadless Chromium, WASM, median of ${RUNS} runs (face-api warm: descriptor of one new photo; times on a shared machine are noisy)`,
   );
   log(line(head));
