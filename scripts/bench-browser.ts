@@ -312,17 +312,16 @@ async function benchApp(browser: Browser, url: string) {
       firstHeatmapEpoch = (await page.evaluate(() => performance.timeOrigin)) + r.firstHeatmap;
       // appRun waited for both sizes, so every model file of the visit has been downloaded.
       // Whatever the page keeps in the Cache API is written after use: let it finish before leaving.
-      await page
-        .waitForFunction(
-          async (n) => {
-            let entries = 0;
-            for (const name of await caches.keys()) entries += (await (await caches.open(name)).keys()).length;
-            return entries >= n;
-          },
-          got.modelRequests,
-          { timeout: 30_000, polling: 250 },
-        )
-        .catch(() => log('the first visit left fewer Cache API entries than it downloaded model files'));
+      const stored = await page.evaluate(async (n) => {
+        for (let tries = 0; tries < 120; tries++) {
+          let entries = 0;
+          for (const name of await caches.keys()) entries += (await (await caches.open(name)).keys()).length;
+          if (entries >= n) return true;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        return false;
+      }, got.modelRequests);
+      if (!stored) log(`the first visit left fewer Cache API entries than the ${got.modelRequests} model files it requested`);
       await got.settle();
       downloads = got.done;
       await page.close();

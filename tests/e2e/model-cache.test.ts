@@ -91,10 +91,14 @@ describe.skipIf(!ready)('model downloads in Chromium (WASM backend, real models)
     expect(at('rrf56.onnx')).toBeGreaterThan(0);
     expect(requests.filter((r) => r.path.includes('asyncify')).map((r) => r.request.url())).toEqual([]);
     // The files are stored once downloaded; wait for the last one before the second visit.
-    await page.waitForFunction(async (n) => (await (await caches.open('patchface-models-v1')).keys()).length >= n, models.length, {
-      timeout: 60_000,
-      polling: 200,
-    });
+    const stored = await page.evaluate(async (n) => {
+      for (let tries = 0; tries < 240; tries++) {
+        if ((await (await caches.open('patchface-models-v1')).keys()).length >= n) return true;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      return false;
+    }, models.length);
+    expect(stored).toBe(true);
     await page.close();
   });
 
