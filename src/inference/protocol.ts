@@ -30,9 +30,13 @@ export interface RequestMap {
     payload: { photoId: string; file: Blob };
     result: { width: number; height: number; faces: FaceInfo[]; timings: StageTimings };
   };
-  /** Aligns one face of an analysed photo and embeds it with each model. */
+  /**
+   * Aligns one face of an analysed photo and embeds it with each model. A `background` request
+   * starts each model only when no other request is in flight (what is on screen comes first), and
+   * fails with "no longer loaded" when its photo was released meanwhile.
+   */
   embed: {
-    payload: { photoId: string; faceIndex: number; models: string[] };
+    payload: { photoId: string; faceIndex: number; models: string[]; background?: boolean };
     result: { aligned: RgbImage; embeddings: Embedding[]; timings: StageTimings };
   };
   release: { payload: { photoId: string }; result: null };

@@ -16,11 +16,11 @@ import type { DetectedFace, RgbImage } from '../core/types.ts';
 import { OrtModelRunner, type OrtModule } from './modelRunner.ts';
 import type { Backend, FatalEvent, ProgressEvent, Reply, Request, RequestMap, RequestType, StageTimings } from './protocol.ts';
 import { transferablesOf } from './protocol.ts';
-// The runtime files each import needs, served by `vite` and emitted by `vite build` alike.
+// The runtime files each import needs, served by `vite` and emitted by `vite build` alike. The
+// WebGPU build's URLs are imported only when WebGPU is used (in `init`), so a WASM visit requests
+// nothing of it.
 import wasmMjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
 import wasmBinaryUrl from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
-import webgpuMjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
-import webgpuBinaryUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -53,8 +53,37 @@ async function pickBackend(ep: 'auto' | 'wasm'): Promise<{ backend: Backend; ada
   return { backend: 'wasm', adapter: null };
 }
 
-async function fetchWithProgress(url: string, modelId: string): Promise<Uint8Array> {
-  const response = await fetch(url);
+/** Cache API storage of model files; an entry is keyed by the file's URL and its manifest SHA-256. */
+const MODEL_CACHE = 'patchface-models-v1';
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A model file from the Cache API, or downloaded (with progress) and stored there when its bytes
+ * match the manifest's SHA-256, so a later visit downloads no model bytes. Older entries of the
+ * same file go. Without the Cache API (or with its storage refused) it is a plain download.
+ */
+async function loadModelFile(url: string, modelId: string, sha256: string): Promise<Uint8Array> {
+  const cache = await self.caches?.open(MODEL_CACHE).catch(() => null);
+  if (!cache || !sha256) return fetchWithProgress(url, modelId);
+  const key = `${url}#sha256=${sha256}`;
+  const hit = await cache.match(key).catch(() => undefined);
+  if (hit) return new Uint8Array(await hit.arrayBuffer());
+  // Stored below instead: no second copy in the HTTP cache.
+  const bytes = await fetchWithProgress(url, modelId, 'no-store');
+  void (async () => {
+    if ((await sha256Hex(bytes)) !== sha256) return;
+    for (const old of await cache.keys()) if (old.url.startsWith(`${url}#`) && old.url !== key) await cache.delete(old);
+    await cache.put(key, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/octet-stream' } }));
+  })().catch(() => undefined);
+  return bytes;
+}
+
+async function fetchWithProgress(url: string, modelId: string, cacheMode: RequestCache = 'default'): Promise<Uint8Array> {
+  const response = await fetch(url, { cache: cacheMode });
   if (!response.ok) throw new Error(`Could not download ${url} (HTTP ${response.status}).`);
   const total = Number(response.headers.get('content-length') ?? 0);
   if (!response.body) return new Uint8Array(await response.arrayBuffer());
@@ -88,10 +117,14 @@ async function init({ ep, modelsBase, preload }: RequestMap['init']['payload']):
     backend === 'webgpu'
       ? ((await import('onnxruntime-web/webgpu')) as unknown as OrtModule)
       : ((await import('onnxruntime-web/wasm')) as unknown as OrtModule);
-  ort.env.wasm.wasmPaths =
+  const [mjsUrl, binaryUrl] =
     backend === 'webgpu'
-      ? { mjs: new URL(webgpuMjsUrl, self.location.href), wasm: new URL(webgpuBinaryUrl, self.location.href) }
-      : { mjs: new URL(wasmMjsUrl, self.location.href), wasm: new URL(wasmBinaryUrl, self.location.href) };
+      ? await Promise.all([
+          import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url').then((m) => m.default),
+          import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url').then((m) => m.default),
+        ])
+      : [wasmMjsUrl, wasmBinaryUrl];
+  ort.env.wasm.wasmPaths = { mjs: new URL(mjsUrl, self.location.href), wasm: new URL(binaryUrl, self.location.href) };
   // Without cross-origin isolation there is no SharedArrayBuffer and threads silently become one.
   const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   ort.env.wasm.numThreads = threads;
@@ -103,7 +136,10 @@ async function init({ ep, modelsBase, preload }: RequestMap['init']['payload']):
   runner = new OrtModelRunner(ort, manifest, {
     executionProviders: backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
     oneAtATime: backend === 'webgpu',
-    loadModelBytes: (file) => fetchWithProgress(new URL(file, base).href, manifest!.models.find((m) => m.file === file)?.id ?? file),
+    loadModelBytes: (file) => {
+      const entry = manifest!.models.find((m) => m.file === file);
+      return loadModelFile(new URL(file, base).href, entry?.id ?? file, entry?.sha256 ?? '');
+    },
     onSessionEvent: (e) =>
       progress({ modelId: e.modelId, phase: e.phase === 'loading' ? 'session' : 'ready', loaded: e.bytes ?? 0, total: e.bytes ?? 0 }),
   });
@@ -169,9 +205,23 @@ async function analyse({ photoId, file }: RequestMap['analyse']['payload']): Pro
   };
 }
 
-async function embed({ photoId, faceIndex, models }: RequestMap['embed']['payload']): Promise<RequestMap['embed']['result']> {
+/** Requests in flight other than background embeds; background work waits until there are none. */
+let inFlight = 0;
+const idleWaiters: (() => void)[] = [];
+
+function whenIdle(): Promise<void> {
+  return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+}
+
+function requirePhoto(photoId: string): { image: RgbImage; faces: DetectedFace[] } {
   const photo = photos.get(photoId);
   if (!photo) throw new Error('This photo is no longer loaded; please load it again.');
+  return photo;
+}
+
+async function embed({ photoId, faceIndex, models, background }: RequestMap['embed']['payload']): Promise<RequestMap['embed']['result']> {
+  if (background) await whenIdle();
+  const photo = requirePhoto(photoId);
   const face = photo.faces[faceIndex];
   if (!face) throw new Error(`The photo has no face number ${faceIndex + 1}.`);
   const { runner: r, manifest: m } = requireReady();
@@ -180,6 +230,11 @@ async function embed({ photoId, faceIndex, models }: RequestMap['embed']['payloa
   const timings: StageTimings = { align: performance.now() - t0 };
   const embeddings: Embedding[] = [];
   for (const id of models) {
+    if (background) {
+      // A request that arrived meanwhile goes first; a released photo is not worth finishing.
+      await whenIdle();
+      requirePhoto(photoId);
+    }
     const t = performance.now();
     const [e] = await embedFaces([{ image: photo.image, face }], findModel(m, id), r);
     timings[`embed:${id}`] = performance.now() - t;
@@ -212,6 +267,8 @@ self.addEventListener('unhandledrejection', (event) => fatal(String((event.reaso
 
 self.addEventListener('message', async (event: MessageEvent<Request>) => {
   const { id, type, payload } = event.data;
+  const foreground = !(type === 'embed' && (payload as RequestMap['embed']['payload']).background);
+  if (foreground) inFlight++;
   let reply: Reply;
   try {
     const handler = handlers[type] as (p: unknown) => Promise<unknown>;
@@ -221,6 +278,8 @@ self.addEventListener('message', async (event: MessageEvent<Request>) => {
   } catch (e) {
     const err = e as Error;
     reply = { id, ok: false, error: { message: err?.message ?? String(e), code: isPatchFaceError(e) ? e.code : undefined } };
+  } finally {
+    if (foreground && --inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
   }
   self.postMessage(reply, reply.ok && type === 'embed' ? transferablesOf(reply.result) : []);
 });

@@ -1,11 +1,16 @@
 /**
  * What the UI asks for (load a photo into a panel, choose a face) turned into worker requests
  * and store updates. Stale replies (a newer photo arrived meanwhile) are dropped by token.
+ *
+ * Results come progressively: a chosen face is first embedded with what the screen shows (the
+ * patch model of the size on screen and the full-face baseline), and the panel is ready; the other
+ * patch models follow as background requests, sent only once no panel is still detecting or
+ * embedding, so one photo's extra work never delays the other photo's first result.
  */
-import { noFaceError } from '../core/pipeline.ts';
+import { DEFAULT_DETECTOR, noFaceError } from '../core/pipeline.ts';
 import type { InferenceApi } from '../inference/client.ts';
-import { embedderIds } from './selectors.ts';
-import { emptyPanel, useAppStore, type AppStore, type PanelId } from './store.ts';
+import { embedderPlan } from './selectors.ts';
+import { emptyPanel, PANELS, useAppStore, type AppStore, type PanelId } from './store.ts';
 
 export interface ControllerOptions {
   ep: 'auto' | 'wasm';
@@ -18,6 +23,8 @@ export interface ControllerOptions {
 export class Controller {
   private ready: Promise<void> | null = null;
   private photoCounter = 0;
+  /** The panel token whose background request was last sent, so each is sent once. */
+  private readonly backgroundSent: Record<PanelId, number> = { a: -1, b: -1 };
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -38,7 +45,9 @@ export class Controller {
         const r = await this.api.request('init', {
           ep: this.options.ep,
           modelsBase: this.options.modelsBase,
-          preload: ['ssd', 'landmarks68', 'rrf28', 'rrf56', 'fullface'],
+          // What the first heatmap needs, in the order it is used; the other patch model loads
+          // when its background request first needs it, after the first heatmap.
+          preload: [DEFAULT_DETECTOR, 'landmarks68', `rrf${s.view.patchSize}`, 'fullface'],
         });
         s.setInference({ status: 'ready', backend: r.backend, threads: r.threads, adapter: r.adapter, manifest: r.manifest, error: null });
       } catch (e) {
@@ -74,6 +83,7 @@ export class Controller {
       this.store
         .getState()
         .setPanel(panel, { ...emptyPanel(token), fileName, status: 'error', error: (e as Error).message, startedAt: current.startedAt });
+      this.startBackground();
     }
   }
 
@@ -86,7 +96,8 @@ export class Controller {
       await this.embed(panel, token, index);
     } catch (e) {
       if (this.stale(panel, token)) return;
-      this.store.getState().setPanel(panel, { status: 'error', error: (e as Error).message });
+      this.store.getState().setPanel(panel, { status: 'error', error: (e as Error).message, computing: [] });
+      this.startBackground();
     }
   }
 
@@ -100,12 +111,52 @@ export class Controller {
     const manifest = s.inference.manifest;
     if (!manifest) throw new Error('The face models are not loaded.');
     const p = s.panels[panel];
-    s.setPanel(panel, { status: 'embedding', chosen: index, aligned: null, embeddings: {} });
-    const r = await this.api.request('embed', { photoId: p.photoId!, faceIndex: index, models: embedderIds(manifest) });
+    const { first, later } = embedderPlan(manifest, s.view.patchSize);
+    s.setPanel(panel, {
+      status: 'embedding',
+      chosen: index,
+      aligned: null,
+      embeddings: {},
+      computing: [...first, ...later],
+      backgroundError: null,
+    });
+    const r = await this.api.request('embed', { photoId: p.photoId!, faceIndex: index, models: first });
     if (this.stale(panel, token)) return;
     const embeddings = Object.fromEntries(r.embeddings.map((e) => [e.modelId, e]));
     const timings = { ...this.store.getState().panels[panel].timings, ...r.timings };
-    this.store.getState().setPanel(panel, { status: 'ready', aligned: r.aligned, embeddings, timings, readyAt: performance.now() });
+    this.store
+      .getState()
+      .setPanel(panel, { status: 'ready', aligned: r.aligned, embeddings, timings, readyAt: performance.now(), computing: later });
+    this.startBackground();
+  }
+
+  /** Sends each ready panel's remaining models as a background request, once no panel has foreground work left. */
+  private startBackground(): void {
+    const { panels } = this.store.getState();
+    if (PANELS.some((id) => panels[id].status === 'detecting' || panels[id].status === 'embedding')) return;
+    for (const id of PANELS) {
+      const p = panels[id];
+      if (p.status !== 'ready' || p.computing.length === 0 || this.backgroundSent[id] === p.token) continue;
+      this.backgroundSent[id] = p.token;
+      void this.embedLater(id, p.token, p.photoId!, p.chosen, p.computing);
+    }
+  }
+
+  private async embedLater(panel: PanelId, token: number, photoId: string, faceIndex: number, models: string[]): Promise<void> {
+    try {
+      const r = await this.api.request('embed', { photoId, faceIndex, models, background: true });
+      if (this.stale(panel, token)) return;
+      const current = this.store.getState().panels[panel];
+      const { align: _align, ...modelTimings } = r.timings;
+      this.store.getState().setPanel(panel, {
+        embeddings: { ...current.embeddings, ...Object.fromEntries(r.embeddings.map((e) => [e.modelId, e])) },
+        timings: { ...current.timings, ...modelTimings },
+        computing: [],
+      });
+    } catch (e) {
+      if (this.stale(panel, token)) return;
+      this.store.getState().setPanel(panel, { computing: [], backgroundError: (e as Error).message });
+    }
   }
 
   private stale(panel: PanelId, token: number): boolean {

@@ -29,6 +29,17 @@ export function embedderIds(manifest: Manifest): string[] {
   return ids;
 }
 
+/**
+ * The order a chosen face is embedded in: first what the screen shows (the patch model of the
+ * size on screen, with the full-face baseline beside its verdict), then the other patch models.
+ */
+export function embedderPlan(manifest: Manifest, size: PatchSize): { first: string[]; later: string[] } {
+  const shown = modelForPatchSize(manifest, size);
+  const full = fullfaceModel(manifest);
+  const first = [shown?.id, full?.id].filter((id): id is string => !!id);
+  return { first, later: embedderIds(manifest).filter((id) => !first.includes(id)) };
+}
+
 export interface ExplorerResult {
   model: ModelEntry;
   /** The comparison over the kept patches (all of them when nothing is hidden). */

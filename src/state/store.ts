@@ -32,9 +32,13 @@ export interface PanelState {
   chosen: number;
   aligned: RgbImage | null;
   embeddings: Record<string, Embedding>;
+  /** Models still being computed for the chosen face, the first ones before `ready`, the rest after, in the background. */
+  computing: string[];
+  /** Why the background models failed (the panel stays ready with what it has). */
+  backgroundError: string | null;
   error: string | null;
   timings: StageTimings;
-  /** performance.now() when the photo arrived and when its embeddings were ready. */
+  /** performance.now() when the photo arrived and when the embeddings on screen were ready. */
   startedAt: number;
   readyAt: number;
 }
@@ -109,6 +113,8 @@ export function emptyPanel(token = 0): PanelState {
     chosen: -1,
     aligned: null,
     embeddings: {},
+    computing: [],
+    backgroundError: null,
     error: null,
     timings: {},
     startedAt: 0,

@@ -1,9 +1,10 @@
 /** The comparison once both faces are embedded: score, heatmaps, legend, controls, inspector, bars, export. */
 import { useMemo } from 'react';
 import { patchHeatmap, sharedScale } from '../core/heatmap.ts';
-import { selectResult, type ExplorerResult } from '../state/selectors.ts';
-import { useAppStore } from '../state/store.ts';
+import { modelForPatchSize, selectResult, type ExplorerResult } from '../state/selectors.ts';
+import { PANELS, useAppStore, type AppState } from '../state/store.ts';
 import { compareJsonOf, comparisonPng, download } from './exportFiles.ts';
+import { fmtMB } from './format.ts';
 import { FaceMap } from './FaceMap.tsx';
 import { HeatmapToggle } from './HeatmapToggle.tsx';
 import { HideControls } from './HideControls.tsx';
@@ -23,11 +24,25 @@ export function useExplorerResult(): ExplorerResult | null {
   return selectResult(manifest, a, b, size, view, hidden);
 }
 
-function waitingText(): string {
-  const s = useAppStore.getState();
+/** What the score panel says while there is no comparison to show. */
+export function waitingText(s: AppState): string {
   if (s.inference.status === 'error') return 'The face models could not be started.';
-  const missing = (['a', 'b'] as const).filter((p) => s.panels[p].status !== 'ready').map((p) => p.toUpperCase());
-  return missing.length ? `Load photo ${missing.join(' and ')} to compare.` : 'Computing…';
+  const missing = PANELS.filter((p) => s.panels[p].status !== 'ready').map((p) => p.toUpperCase());
+  if (missing.length) return `Load photo ${missing.join(' and ')} to compare.`;
+  // Both faces are in, but the patch size on screen is still on its way (computed in the background).
+  const size = s.view.patchSize;
+  const model = s.inference.manifest ? modelForPatchSize(s.inference.manifest, size) : null;
+  if (!model) return `No ${size} px patch model is available.`;
+  const failed = PANELS.map((p) => s.panels[p].backgroundError).find((e) => e && !PANELS.every((q) => s.panels[q].embeddings[model.id]));
+  if (failed) return `The ${size} px patches could not be computed: ${failed}`;
+  const progress = s.inference.models[model.id];
+  const detail =
+    progress?.phase === 'download'
+      ? ` (downloading the ${model.id} model: ${fmtMB(progress.loaded)}${progress.total ? ` of ${fmtMB(progress.total)}` : ''})`
+      : progress?.phase === 'session'
+        ? ` (preparing the ${model.id} model)`
+        : '';
+  return `Computing the ${size} px patches…${detail}`;
 }
 
 /** A dropped patch has no value: it adds nothing to the map. */
@@ -40,7 +55,7 @@ export function Explorer() {
   const opacity = useAppStore((s) => s.view.opacity);
   const setOpacity = useAppStore((s) => s.setOpacity);
   const drawing = useAppStore((s) => s.view.drawing);
-  useAppStore((s) => [s.panels.a.status, s.panels.b.status, s.inference.status].join());
+  const waiting = useAppStore(waitingText);
   const maps = useMemo(() => {
     if (!result) return null;
     const boxes = result.comparison.patches.map((p) => p.box);
@@ -65,7 +80,7 @@ export function Explorer() {
 
   return (
     <div className="explorer">
-      <ScorePanel result={result} waiting={waitingText()} />
+      <ScorePanel result={result} waiting={waiting} />
       <div className="controls">
         <PatchSizeToggle />
         <HeatmapToggle decisionAvailable={decisionAvailable} />

@@ -41,7 +41,7 @@ async function waitReady(page: Page) {
   await page.waitForFunction(
     () => {
       const s = (window as any).__patchface.store.getState().panels;
-      return s.a.status === 'ready' && s.b.status === 'ready';
+      return s.a.status === 'ready' && s.b.status === 'ready' && s.a.computing.length === 0 && s.b.computing.length === 0;
     },
     undefined,
     { timeout: LONG },

@@ -46,7 +46,7 @@ async function panelState(page: Page, panel: 'a' | 'b'): Promise<PanelSnapshot> 
   }, panel);
 }
 
-/** Sets a file on a panel's input and waits until that panel settles (ready or error). */
+/** Sets a file on a panel's input and waits until that panel settles (ready or error, background work done). */
 async function load(page: Page, panel: 'a' | 'b', file: string | { name: string; mimeType: string; buffer: Buffer }): Promise<number> {
   const before = (await panelState(page, panel)).token;
   const t0 = Date.now();
@@ -54,7 +54,7 @@ async function load(page: Page, panel: 'a' | 'b', file: string | { name: string;
   await page.waitForFunction(
     ({ p, before }) => {
       const s = (window as any).__patchface.store.getState().panels[p];
-      return s.token > before && (s.status === 'ready' || s.status === 'error');
+      return s.token > before && (s.status === 'ready' || s.status === 'error') && s.computing.length === 0;
     },
     { p: panel, before },
     { timeout: LONG },

@@ -69,9 +69,15 @@ describe('photo panels', () => {
     await user.click(buttons[1]);
     await waitFor(() => expect(useAppStore.getState().panels.a.chosen).toBe(1));
     await waitFor(() => expect(useAppStore.getState().panels.a.status).toBe('ready'));
-    const embeds = worker.received.filter((r) => r.type === 'embed');
-    expect((embeds.at(-1)!.payload as { faceIndex: number }).faceIndex).toBe(1);
-    expect((embeds.at(-1)!.payload as { models: string[] }).models).toEqual(['rrf28', 'rrf56', 'fullface']);
+    // What the screen shows first (28 px patches, the full-face baseline), then the other size in the background.
+    await waitFor(() => expect(useAppStore.getState().panels.a.embeddings.rrf56).toBeDefined());
+    const embeds = worker.received
+      .filter((r) => r.type === 'embed')
+      .map((r) => r.payload as { faceIndex: number; models: string[]; background?: boolean });
+    expect(embeds.slice(-2)).toEqual([
+      { photoId: expect.any(String), faceIndex: 1, models: ['rrf28', 'fullface'] },
+      { photoId: expect.any(String), faceIndex: 1, models: ['rrf56'], background: true },
+    ]);
   });
 
   it('two files dropped anywhere in the window fill both panels, with an overlay saying where they go', async () => {
