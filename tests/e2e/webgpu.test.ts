@@ -68,6 +68,15 @@ describe.skipIf(!ready)('explorer on the WebGPU backend (SwiftShader adapter), r
     await page.getByLabel('Photo B', { exact: true }).setInputFiles(PHOTOS.b);
     await page.getByTestId('facemap-b').waitFor({ timeout: LONG });
     console.log(`[webgpu] photos set -> heatmap in ${Date.now() - t0} ms on SwiftShader (includes first model loads)`);
+    // The other patch size follows in the background: wait for every model's embedding.
+    await page.waitForFunction(
+      (ids) => {
+        const panels = (window as any).__patchface.store.getState().panels;
+        return ['a', 'b'].every((p) => ids.every((id: string) => panels[p].embeddings[id]));
+      },
+      MODELS,
+      { timeout: LONG },
+    );
     for (const side of ['a', 'b'] as const) {
       const browserEmb: Record<string, number[]> = await page.evaluate(
         ({ p, ids }) => {
