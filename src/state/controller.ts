@@ -2,10 +2,10 @@
  * What the UI asks for (load a photo into a panel, choose a face) turned into worker requests
  * and store updates. Stale replies (a newer photo arrived meanwhile) are dropped by token.
  *
- * Results come progressively: a chosen face is first embedded with what the screen shows (the
- * patch model of the size on screen and the full-face baseline), and the panel is ready; the other
- * patch models follow as background requests, sent only once no panel is still detecting or
- * embedding, so one photo's extra work never delays the other photo's first result.
+ * Results come progressively: a chosen face is first embedded with the patch model of the size on
+ * screen, and the panel is ready (verdict and maps); the full-face baseline, then the other patch
+ * model, follow as background requests, sent only once no panel is still detecting or embedding,
+ * so one photo's extra work never delays the other photo's first result.
  */
 import { DEFAULT_DETECTOR, noFaceError } from '../core/pipeline.ts';
 import type { InferenceApi } from '../inference/client.ts';
@@ -45,9 +45,9 @@ export class Controller {
         const r = await this.api.request('init', {
           ep: this.options.ep,
           modelsBase: this.options.modelsBase,
-          // What the first heatmap needs, in the order it is used; the other patch model loads
-          // when its background request first needs it, after the first heatmap.
-          preload: [DEFAULT_DETECTOR, 'landmarks68', `rrf${s.view.patchSize}`, 'fullface'],
+          // What the first heatmap needs, in the order it is used; the baseline and the other
+          // patch model load when their background request first needs them, after it.
+          preload: [DEFAULT_DETECTOR, 'landmarks68', `rrf${s.view.patchSize}`],
         });
         s.setInference({ status: 'ready', backend: r.backend, threads: r.threads, adapter: r.adapter, manifest: r.manifest, error: null });
       } catch (e) {

@@ -30,14 +30,15 @@ export function embedderIds(manifest: Manifest): string[] {
 }
 
 /**
- * The order a chosen face is embedded in: first what the screen shows (the patch model of the
- * size on screen, with the full-face baseline beside its verdict), then the other patch models.
+ * The order a chosen face is embedded in: first the patch model of the size on screen (its verdict
+ * and maps need nothing else), then the full-face baseline shown beside that verdict, then the
+ * other patch models.
  */
 export function embedderPlan(manifest: Manifest, size: PatchSize): { first: string[]; later: string[] } {
-  const shown = modelForPatchSize(manifest, size);
-  const full = fullfaceModel(manifest);
-  const first = [shown?.id, full?.id].filter((id): id is string => !!id);
-  return { first, later: embedderIds(manifest).filter((id) => !first.includes(id)) };
+  const full = fullfaceModel(manifest)?.id;
+  const first = [modelForPatchSize(manifest, size)?.id ?? full].filter((id): id is string => !!id);
+  const rest = embedderIds(manifest).filter((id) => !first.includes(id));
+  return { first, later: [...rest.filter((id) => id === full), ...rest.filter((id) => id !== full)] };
 }
 
 export interface ExplorerResult {
@@ -56,7 +57,8 @@ export interface ExplorerResult {
   valuesB: Float64Array;
   /** Row-major P x P (mean-cosine only): M_ij = agreement of patch i of A with patch j of B; 0 for a dropped patch. */
   matrix: Float64Array | null;
-  baseline: { model: ModelEntry; score: number } | null;
+  /** The black-box score beside the verdict; score null while its embeddings are still coming. */
+  baseline: { model: ModelEntry; score: number | null } | null;
   /** Sums of valuesA / valuesB over the kept patches: the score, or score - threshold. */
   sumA: number;
   sumB: number;
@@ -119,8 +121,10 @@ function computeResult(
   const valuesB = marginsA && marginsB ? marginsB : contributions('b');
   const matrix = model.kind === 'mean-cosine' ? keptMatrix(ea[model.id], eb[model.id], comparison.kept) : null;
   const full = fullfaceModel(manifest);
-  const baseline =
-    full && ea[full.id] && eb[full.id] ? { model: full, score: compareEmbeddings(full, ea[full.id], eb[full.id]).score } : null;
+  const baseline = full && {
+    model: full,
+    score: ea[full.id] && eb[full.id] ? compareEmbeddings(full, ea[full.id], eb[full.id]).score : null,
+  };
   const sum = (v: Float64Array) => v.reduce((s, x) => (Number.isFinite(x) ? s + x : s), 0);
   return { model, comparison, fullScore, view, valuesA, valuesB, matrix, baseline, sumA: sum(valuesA), sumB: sum(valuesB) };
 }

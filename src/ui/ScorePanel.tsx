@@ -78,8 +78,14 @@ function ScoreBody({ result }: { result: ExplorerResult }) {
       {baseline && (
         <div className="baseline" data-testid="baseline">
           Black-box score ({baseline.model.id}, whole face{hidden ? ', nothing hidden' : ''}, no explanation):{' '}
-          <strong>{fmtScore(baseline.score)}</strong>{' '}
-          <span className="operating-point">{modelOperatingPoint(baseline.model) ?? 'not calibrated'}</span>
+          {baseline.score === null ? (
+            <span className="computing">computing…</span>
+          ) : (
+            <>
+              <strong>{fmtScore(baseline.score)}</strong>{' '}
+              <span className="operating-point">{modelOperatingPoint(baseline.model) ?? 'not calibrated'}</span>
+            </>
+          )}
         </div>
       )}
       {!comparison.empty && (

@@ -90,7 +90,7 @@ export async function comparisonPng(
   const verdict = comparison.same === null ? '' : `  ${verdictText(comparison.same)}`;
   ctx.fillText(`${model.id}: ${score}${verdict}`, pad, pad + side + 44);
   ctx.font = '13px sans-serif';
-  const base = baseline ? `; black-box ${baseline.model.id} ${fmtScore(baseline.score)}` : '';
+  const base = baseline?.score != null ? `; black-box ${baseline.model.id} ${fmtScore(baseline.score)}` : '';
   ctx.fillText(`${exportCaption(result, vmax)}${base}`, pad, pad + side + 66);
   return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG export failed'))), 'image/png'));
 }

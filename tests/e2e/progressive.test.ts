@@ -1,6 +1,7 @@
 /**
  * Progressive results in real Chromium with the real models (?ep=wasm): the verdict and the map of
- * the patch size on screen come before the other size's model has finished; switching to that
+ * the patch size on screen come before the full-face baseline and the other size's model have
+ * finished, and the baseline says it is computing until its score replaces that; switching to that
  * size while it is still computing shows its progress, never a blank, then its maps; and a photo
  * replaced before its background work ends leaves nothing of itself on screen.
  */
@@ -27,7 +28,7 @@ async function record(page: Page): Promise<void> {
   await page.evaluate(() => {
     const w = window as any;
     const store = w.__patchface.store;
-    const log = { firstHeatmap: 0, bothSizes: 0, texts: [] as string[], clickedAt: -1 };
+    const log = { firstHeatmap: 0, bothSizes: 0, baselineComputing: false, texts: [] as string[], clickedAt: -1 };
     w.__progressive = log;
     const score = () => document.querySelector('section[aria-label="Similarity"]')?.textContent ?? '';
     new MutationObserver(() => {
@@ -35,7 +36,10 @@ async function record(page: Page): Promise<void> {
       if (text !== log.texts.at(-1)) log.texts.push(text);
       const a = document.querySelector('[data-testid="facemap-a"]');
       const b = document.querySelector('[data-testid="facemap-b"]');
-      if (!log.firstHeatmap && a && b) log.firstHeatmap = performance.now();
+      if (!log.firstHeatmap && a && b) {
+        log.firstHeatmap = performance.now();
+        log.baselineComputing = /computing…/.test(document.querySelector('[data-testid="baseline"]')?.textContent ?? '');
+      }
     }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     store.subscribe((s: any) => {
       if (!log.bothSizes && s.panels.a.embeddings.rrf56 && s.panels.b.embeddings.rrf56) log.bothSizes = performance.now();
@@ -83,17 +87,20 @@ describe.skipIf(!ready)('progressive results in Chromium (WASM backend, real mod
     await server?.close();
   });
 
-  it('shows the verdict and the 28 px maps before the 56 px model has finished', async () => {
+  it('shows the verdict and the 28 px maps before the baseline and the 56 px model have finished', async () => {
     const [ta, tb] = [await token(page, 'a'), await token(page, 'b')];
     await page.getByLabel('Photo A', { exact: true }).setInputFiles(OBAMA_1);
     await page.getByLabel('Photo B', { exact: true }).setInputFiles(OBAMA_2);
     await Promise.all([settled(page, 'a', ta), settled(page, 'b', tb)]);
-    const log = await page.evaluate(() => (window as any).__progressive as { firstHeatmap: number; bothSizes: number });
+    const log = await page.evaluate(
+      () => (window as any).__progressive as { firstHeatmap: number; bothSizes: number; baselineComputing: boolean },
+    );
     console.log(`[progressive] first heatmap at ${Math.round(log.firstHeatmap)} ms, both sizes at ${Math.round(log.bothSizes)} ms`);
     expect(log.firstHeatmap).toBeGreaterThan(0);
     expect(log.bothSizes).toBeGreaterThan(log.firstHeatmap);
+    expect(log.baselineComputing).toBe(true);
     expect(await page.getByTestId('facemap-a').getAttribute('data-patches')).toBe(P28);
-    expect(await page.getByTestId('baseline').innerText()).toMatch(/Black-box score \(fullface/);
+    expect(await page.getByTestId('baseline').innerText()).toMatch(/Black-box score \(fullface.*\d\.\d{3}/);
     scores['28'] = await scoreAt(page, '28');
     scores['56'] = await scoreAt(page, '56');
     scores['28'] = await scoreAt(page, '28');

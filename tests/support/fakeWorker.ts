@@ -76,6 +76,9 @@ export function fakeModelFeatures(face: string, entry: ModelEntry): Float32Array
 export class FakeWorker implements WorkerLike {
   readonly received: Request[] = [];
   terminated = false;
+  /** While true, background embed requests wait in `held` until `releaseBackground()`. */
+  holdBackground = false;
+  private readonly held: Request[] = [];
   private readonly listeners: ((e: MessageEvent) => void)[] = [];
   private readonly names = new Map<string, string>();
 
@@ -96,7 +99,13 @@ export class FakeWorker implements WorkerLike {
   postMessage(message: unknown): void {
     const req = message as Request;
     this.received.push(req);
-    setTimeout(() => this.emit(this.answer(req)), 0);
+    if (this.holdBackground && req.type === 'embed' && (req.payload as { background?: boolean }).background) this.held.push(req);
+    else setTimeout(() => this.emit(this.answer(req)), 0);
+  }
+
+  releaseBackground(): void {
+    this.holdBackground = false;
+    for (const req of this.held.splice(0)) setTimeout(() => this.emit(this.answer(req)), 0);
   }
 
   private answer(req: Request): WorkerMessage {

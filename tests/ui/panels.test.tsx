@@ -21,8 +21,23 @@ describe('photo panels', () => {
     expect(status.textContent).toMatch(/Same person|Different people/);
     expect(status.textContent).toContain('threshold 0.310, LFW accuracy 98.9%');
     expect(within(status).getByTestId('sum-check').getAttribute('data-holds')).toBe('true');
-    expect(within(status).getByTestId('baseline').textContent).toMatch(/Black-box score \(fullface/);
+    await waitFor(() => expect(within(status).getByTestId('baseline').textContent).toMatch(/Black-box score \(fullface.*\d\.\d{3}/));
     expect(screen.getByText(/Backend:/).textContent).toContain('WASM, 2 threads');
+  });
+
+  it('shows the verdict before the black-box baseline, which says it is computing until it arrives', async () => {
+    const user = userEvent.setup();
+    const { worker } = renderApp();
+    worker.holdBackground = true;
+    await user.upload(screen.getByLabelText('Photo A'), photo('alice.jpg'));
+    await user.upload(screen.getByLabelText('Photo B'), photo('bob.jpg'));
+    const status = await screen.findByRole('status', { name: 'Similarity' });
+    await waitFor(() => expect(within(status).getByTestId('verdict').textContent).toMatch(/Same person|Different people/));
+    expect(within(status).getByTestId('baseline').textContent).toMatch(/Black-box score \(fullface.*computing…/);
+    expect(useAppStore.getState().panels.a.embeddings.fullface).toBeUndefined();
+    worker.releaseBackground();
+    await waitFor(() => expect(within(status).getByTestId('baseline').textContent).toMatch(/Black-box score \(fullface.*\d\.\d{3}/));
+    expect(within(status).getByTestId('baseline').textContent).not.toMatch(/computing/);
   });
 
   it('says "not calibrated" instead of a verdict when the model has no threshold', async () => {
@@ -69,14 +84,14 @@ describe('photo panels', () => {
     await user.click(buttons[1]);
     await waitFor(() => expect(useAppStore.getState().panels.a.chosen).toBe(1));
     await waitFor(() => expect(useAppStore.getState().panels.a.status).toBe('ready'));
-    // What the screen shows first (28 px patches, the full-face baseline), then the other size in the background.
+    // What the screen shows first (28 px patches), then the full-face baseline and the other size in the background.
     await waitFor(() => expect(useAppStore.getState().panels.a.embeddings.rrf56).toBeDefined());
     const embeds = worker.received
       .filter((r) => r.type === 'embed')
       .map((r) => r.payload as { faceIndex: number; models: string[]; background?: boolean });
     expect(embeds.slice(-2)).toEqual([
-      { photoId: expect.any(String), faceIndex: 1, models: ['rrf28', 'fullface'] },
-      { photoId: expect.any(String), faceIndex: 1, models: ['rrf56'], background: true },
+      { photoId: expect.any(String), faceIndex: 1, models: ['rrf28'] },
+      { photoId: expect.any(String), faceIndex: 1, models: ['fullface', 'rrf56'], background: true },
     ]);
   });
 
