@@ -152,9 +152,8 @@ export async function buildReport(ev: Evaluation, opts: ReportOptions): Promise<
       pair.images = { faceA: await jpegUri(fa, 112), faceB: await jpegUri(fb, 112) };
       const mm = margins?.[i];
       if (mm && model.patches) {
-        const zero = (v: Float64Array) => Array.from(v, (x) => (Number.isFinite(x) ? x : 0));
-        const mapA = patchHeatmap(zero(mm.a), model.patches);
-        const mapB = patchHeatmap(zero(mm.b), model.patches);
+        const mapA = patchHeatmap(mm.a, model.patches);
+        const mapB = patchHeatmap(mm.b, model.patches);
         const vmax = sharedScale(mapA, mapB);
         pair.images.mapA = await pngUri(heatmapRgba(mapA, vmax), 112);
         pair.images.mapB = await pngUri(heatmapRgba(mapB, vmax), 112);

@@ -165,15 +165,7 @@ function meanMapsSection(m: ModelReport): string {
   }
   const maps = m.meanMaps;
   // Margin per patch area, as the explorer draws it; one scale for all four.
-  const drawn = Object.fromEntries(
-    MAP_GROUPS.map((g) => [
-      g,
-      patchHeatmap(
-        maps[g].margins.map((v) => (Number.isFinite(v) ? v : 0)),
-        m.patches!,
-      ),
-    ]),
-  ) as Record<MapGroup, Float64Array>;
+  const drawn = Object.fromEntries(MAP_GROUPS.map((g) => [g, patchHeatmap(maps[g].margins, m.patches!)])) as Record<MapGroup, Float64Array>;
   const scale = Math.max(1e-12, sharedScale(...MAP_GROUPS.map((g) => drawn[g])));
   const faDiff = mostDifferent(m, 'falseAccepts', 'impostor', 1);
   const frDiff = mostDifferent(m, 'falseRejects', 'genuine', -1);

@@ -12,6 +12,7 @@
  *
  * Pure module: no DOM, runtime or node: imports.
  */
+import { patchToPatchMatrix } from './decompose.ts';
 import type { ModelEntry } from './manifest.ts';
 import { compareEmbeddings, type Comparison, type Embedding } from './pipeline.ts';
 import { calibrationKey, isNothingHidden, keptPatches, NOTHING_HIDDEN, type HiddenRegion } from './regions.ts';
@@ -42,6 +43,19 @@ function gather(e: Embedding, kept: readonly number[]): Embedding {
   const features = new Float32Array(kept.length * e.dim);
   kept.forEach((p, k) => features.set(e.features.subarray(p * e.dim, (p + 1) * e.dim), k * e.dim));
   return { modelId: e.modelId, features, patches: kept.length, dim: e.dim };
+}
+
+/**
+ * The patch-to-patch matrix M over the kept patches only (a mean-cosine model's restricted
+ * comparison), placed back in the full P x P grid with 0 for every dropped patch.
+ */
+export function keptPatchMatrix(ea: Embedding, eb: Embedding, kept: readonly number[]): Float64Array {
+  const P = ea.patches;
+  const M = new Float64Array(P * P);
+  if (kept.length === 0) return M;
+  const sub = patchToPatchMatrix(gather(ea, kept).features, gather(eb, kept).features, kept.length, ea.dim);
+  kept.forEach((i, ki) => kept.forEach((j, kj) => (M[i * P + j] = sub[ki * kept.length + kj])));
+  return M;
 }
 
 /**

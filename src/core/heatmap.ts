@@ -41,10 +41,12 @@ export function meanPatchArea(boxes: readonly BoxXYWH[]): number {
  * The exact heatmap of one face, in "contribution per patch area" units: each patch's
  * contribution spread uniformly over its box (overlaps add), times the mean patch area. For a
  * tiling grid every pixel of patch i then reads c_i; in every case the map sums to
- * S * meanPatchArea, i.e. it integrates to the score.
+ * S * meanPatchArea, i.e. it integrates to the score. A non-finite value (the NaN of a patch
+ * dropped by a hidden region) adds nothing.
  */
 export function patchHeatmap(contributions: ArrayLike<number>, boxes: readonly BoxXYWH[], size = 112): Float64Array {
-  const map = spreadOverBoxes(contributions, boxes, size);
+  const finite = Float64Array.from(contributions, (x) => (Number.isFinite(x) ? x : 0));
+  const map = spreadOverBoxes(finite, boxes, size);
   const area = meanPatchArea(boxes);
   for (let i = 0; i < map.length; i++) map[i] *= area;
   return map;

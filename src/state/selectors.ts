@@ -1,6 +1,5 @@
 /** Derived values: which model a patch size means, and the comparison of the two loaded faces. */
-import { compareHidden, decisionMargins, type RestrictedComparison } from '../core/decision.ts';
-import { patchToPatchMatrix } from '../core/decompose.ts';
+import { compareHidden, decisionMargins, finiteSum, keptPatchMatrix, type RestrictedComparison } from '../core/decision.ts';
 import type { Manifest, ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, type Embedding } from '../core/pipeline.ts';
 import type { HiddenRegion } from '../core/regions.ts';
@@ -82,22 +81,6 @@ export function selectResult(
   return value;
 }
 
-/** M over the kept patches, placed back in the full P x P grid. */
-function keptMatrix(ea: Embedding, eb: Embedding, kept: number[]): Float64Array {
-  const P = ea.patches;
-  const D = ea.dim;
-  const pick = (e: Embedding) => {
-    const out = new Float32Array(kept.length * D);
-    kept.forEach((p, k) => out.set(e.features.subarray(p * D, (p + 1) * D), k * D));
-    return out;
-  };
-  const M = new Float64Array(P * P);
-  if (kept.length === 0) return M;
-  const sub = patchToPatchMatrix(pick(ea), pick(eb), kept.length, D);
-  kept.forEach((i, ki) => kept.forEach((j, kj) => (M[i * P + j] = sub[ki * kept.length + kj])));
-  return M;
-}
-
 function computeResult(
   manifest: Manifest | null,
   ea: Record<string, Embedding>,
@@ -119,12 +102,11 @@ function computeResult(
   const contributions = (face: 'a' | 'b') => Float64Array.from(comparison.patches, (p, i) => (kept.has(i) ? p[face] : Number.NaN));
   const valuesA = marginsA && marginsB ? marginsA : contributions('a');
   const valuesB = marginsA && marginsB ? marginsB : contributions('b');
-  const matrix = model.kind === 'mean-cosine' ? keptMatrix(ea[model.id], eb[model.id], comparison.kept) : null;
+  const matrix = model.kind === 'mean-cosine' ? keptPatchMatrix(ea[model.id], eb[model.id], comparison.kept) : null;
   const full = fullfaceModel(manifest);
   const baseline = full && {
     model: full,
     score: ea[full.id] && eb[full.id] ? compareEmbeddings(full, ea[full.id], eb[full.id]).score : null,
   };
-  const sum = (v: Float64Array) => v.reduce((s, x) => (Number.isFinite(x) ? s + x : s), 0);
-  return { model, comparison, fullScore, view, valuesA, valuesB, matrix, baseline, sumA: sum(valuesA), sumB: sum(valuesB) };
+  return { model, comparison, fullScore, view, valuesA, valuesB, matrix, baseline, sumA: finiteSum(valuesA), sumB: finiteSum(valuesB) };
 }

@@ -45,9 +45,6 @@ export function waitingText(s: AppState): string {
   return `Computing the ${size} px patches…${detail}`;
 }
 
-/** A dropped patch has no value: it adds nothing to the map. */
-const finiteOrZero = (v: Float64Array) => Float64Array.from(v, (x) => (Number.isFinite(x) ? x : 0));
-
 export function Explorer() {
   const result = useExplorerResult();
   const alignedA = useAppStore((s) => s.panels.a.aligned);
@@ -59,8 +56,8 @@ export function Explorer() {
   const maps = useMemo(() => {
     if (!result) return null;
     const boxes = result.comparison.patches.map((p) => p.box);
-    const a = patchHeatmap(finiteOrZero(result.valuesA), boxes);
-    const b = patchHeatmap(finiteOrZero(result.valuesB), boxes);
+    const a = patchHeatmap(result.valuesA, boxes);
+    const b = patchHeatmap(result.valuesB, boxes);
     return { a, b, vmax: sharedScale(a, b) };
   }, [result]);
 

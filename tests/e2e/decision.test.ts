@@ -5,23 +5,18 @@
  * dropped patch in the inspector, drops outside the app's box, and a phone-sized touch screen.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startDevServer } from '../support/browser.ts';
+import { openExplorer, SHIPPED_MANIFEST, type OpenExplorer } from '../support/browser.ts';
 import { hasChromium, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
 const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
 const KOCH = join(SAMPLES, 'nasa/Christina_Koch.jpg');
 const LONG = 300_000;
-const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'public/models/manifest.json'), 'utf8')) as {
-  models: { id: string; threshold: number | null; hide?: Record<string, { threshold: number }> | null }[];
-};
-const rrf28 = manifest.models.find((m) => m.id === 'rrf28')!;
+const rrf28 = SHIPPED_MANIFEST.models.find((m) => m.id === 'rrf28')!;
 
 const run = promisify(execFile);
 /** `patchface compare` on the browser's backend (WASM), as JSON. */
@@ -52,22 +47,14 @@ async function waitReady(page: Page) {
 const signed = (x: number) => (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(3);
 
 describe.skipIf(!ready)('the decision explained, in Chromium (WASM backend, real models)', () => {
-  let browser: Browser;
-  let server: ViteDevServer;
-  let url: string;
+  let explorer: OpenExplorer;
   let page: Page;
 
   beforeAll(async () => {
-    ({ server, url } = await startDevServer());
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await page.goto(`${url}/?ep=wasm`);
-    await page.getByText(/Backend: WASM, \d+ threads?/).waitFor({ timeout: LONG });
+    explorer = await openExplorer({ viewport: { width: 1400, height: 1000 } });
+    page = explorer.page;
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => explorer?.close());
 
   it("two photos dropped on <html>, outside the app's box, fill both panels and the page stays", async () => {
     const before = page.url();
@@ -142,22 +129,14 @@ describe.skipIf(!ready)('the decision explained, in Chromium (WASM backend, real
 });
 
 describe.skipIf(!ready)('on a phone-sized touch screen', () => {
-  let browser: Browser;
-  let server: ViteDevServer;
+  let explorer: OpenExplorer;
   let page: Page;
 
   beforeAll(async () => {
-    let url: string;
-    ({ server, url } = await startDevServer());
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 1 });
-    await page.goto(`${url}/?ep=wasm`);
-    await page.getByText(/Backend: WASM, \d+ threads?/).waitFor({ timeout: LONG });
+    explorer = await openExplorer({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 1 });
+    page = explorer.page;
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => explorer?.close());
 
   it('never scrolls sideways; a tap inspects a patch and a tap on a preset hides it', async () => {
     await page.getByLabel('Photo A', { exact: true }).setInputFiles(OBAMA_1);

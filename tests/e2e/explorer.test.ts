@@ -6,20 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boxesOverlap, CROSS_LABELS } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 import { png } from '../core/headerFixtures.ts';
-import { launchChromium, startDevServer } from '../support/browser.ts';
-import { hasChromium, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { openExplorer, SHIPPED_MANIFEST as manifest, type OpenExplorer } from '../support/browser.ts';
+import { hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
+import { COMPARE_JSON_KEYS } from '../support/compareJsonKeys.ts';
 
 const ready = hasChromium() && hasSamples();
-const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'public/models/manifest.json'), 'utf8')) as {
-  models: { id: string; threshold: number | null; patches: unknown[] | null; constant?: number | null }[];
-};
 /** Patch counts as the shipped manifest lists them (a grid may overlap, so not just (112/size)^2). */
 const patchCount = (id: string) => String(manifest.models.find((m) => m.id === id)?.patches?.length);
 const P28 = patchCount('rrf28');
@@ -63,24 +60,16 @@ async function load(page: Page, panel: 'a' | 'b', file: string | { name: string;
 }
 
 describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () => {
-  let browser: Browser;
-  let server: ViteDevServer;
+  let explorer: OpenExplorer;
   let url: string;
   let page: Page;
   const requests: string[] = [];
 
   beforeAll(async () => {
-    ({ server, url } = await startDevServer());
-    browser = await launchChromium();
-    page = await browser.newPage({ acceptDownloads: true });
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`${url}/?ep=wasm`);
-    await page.getByText(/Backend: WASM, \d+ threads?/).waitFor({ timeout: LONG });
+    explorer = await openExplorer({ acceptDownloads: true }, (p) => p.on('request', (r) => requests.push(r.url())));
+    ({ page, url } = explorer);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => explorer?.close());
 
   it('compares obama_1 and obama_2: score, verdict, exact sum, timings', async () => {
     const t0 = Date.now();
@@ -163,20 +152,7 @@ describe.skipIf(!ready)('explorer in Chromium (WASM backend, real models)', () =
   it('exports JSON with the CLI fields and a PNG', async () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
     const body = JSON.parse(readFileSync((await json.path())!, 'utf8'));
-    expect(Object.keys(body).sort()).toEqual([
-      'cells',
-      'constantPart',
-      'faces',
-      'fullScore',
-      'hide',
-      'kept',
-      'model',
-      'patches',
-      'same',
-      'score',
-      'threshold',
-      'view',
-    ]);
+    expect(Object.keys(body).sort()).toEqual([...COMPARE_JSON_KEYS, 'view'].sort());
     expect(body).toMatchObject({ view: 'decision', hide: [], cells: [] });
     expect(body.constantPart === null).toBe(!hasConstant('rrf28'));
     expect(Object.keys(body.faces.a).sort()).toEqual(['box', 'found', 'landmarks5', 'score']);

@@ -5,18 +5,13 @@
  * size while it is still computing shows its progress, never a blank, then its maps; and a photo
  * replaced before its background work ends leaves nothing of itself on screen.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startDevServer } from '../support/browser.ts';
-import { hasChromium, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { openExplorer, SHIPPED_MANIFEST as manifest, type OpenExplorer } from '../support/browser.ts';
+import { hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
-const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'public/models/manifest.json'), 'utf8')) as {
-  models: { id: string; patches: unknown[] | null }[];
-};
 const P28 = String(manifest.models.find((m) => m.id === 'rrf28')?.patches?.length);
 const P56 = String(manifest.models.find((m) => m.id === 'rrf56')?.patches?.length);
 const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
@@ -68,24 +63,16 @@ async function scoreAt(page: Page, size: '28' | '56'): Promise<string> {
 }
 
 describe.skipIf(!ready)('progressive results in Chromium (WASM backend, real models)', () => {
-  let browser: Browser;
-  let server: ViteDevServer;
+  let explorer: OpenExplorer;
   let page: Page;
   const scores: Record<'28' | '56', string> = { '28': '', '56': '' };
 
   beforeAll(async () => {
-    let url: string;
-    ({ server, url } = await startDevServer());
-    browser = await launchChromium();
-    page = await browser.newPage();
-    await page.goto(`${url}/?ep=wasm`);
-    await page.getByText(/Backend: WASM/).waitFor({ timeout: LONG });
+    explorer = await openExplorer();
+    page = explorer.page;
     await record(page);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => explorer?.close());
 
   it('shows the verdict and the 28 px maps before the baseline and the 56 px model have finished', async () => {
     const [ta, tb] = [await token(page, 'a'), await token(page, 'b')];

@@ -1,8 +1,16 @@
 /** Real Chromium (Debian's, via playwright-core) against the project's own Vite server. */
-import type { Browser } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
+import { parseManifest, type Manifest } from '../../src/core/manifest.ts';
 import { CHROMIUM, PROJECT_ROOT } from './env.ts';
+
+/** The manifest the app ships, as the browser tests read it. */
+export const SHIPPED_MANIFEST: Manifest = parseManifest(
+  JSON.parse(readFileSync(join(PROJECT_ROOT, 'public/models/manifest.json'), 'utf8')),
+);
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -31,4 +39,38 @@ export async function startDevServer(): Promise<{ server: ViteDevServer; url: st
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('Vite server has no port');
   return { server, url: `http://127.0.0.1:${address.port}` };
+}
+
+export interface OpenExplorer {
+  server: ViteDevServer;
+  browser: Browser;
+  page: Page;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The dev server, Chromium and one page on the explorer with the WASM backend forced, once that
+ * backend has started. `watch` sees the page before it navigates (e.g. to log its requests).
+ */
+export async function openExplorer(
+  options: BrowserContextOptions = {},
+  watch: (page: Page) => void = () => undefined,
+): Promise<OpenExplorer> {
+  const { server, url } = await startDevServer();
+  const browser = await launchChromium();
+  const page = await browser.newPage(options);
+  watch(page);
+  await page.goto(`${url}/?ep=wasm`);
+  await page.getByText(/Backend: WASM, \d+ threads?/).waitFor({ timeout: 600_000 });
+  return {
+    server,
+    browser,
+    page,
+    url,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
 }
