@@ -66,6 +66,17 @@ def least_error_range(values: torch.Tensor, lo: float, hi: float) -> list[float]
     return [lo * c, hi * c]
 
 
+def trunk_pass(model: RRFNet, faces: torch.Tensor, batch: int, hooks: list) -> None:
+    """Runs the trunk over ``faces`` and their mirror images (as the mirrored graph does) for what
+    ``hooks`` record, then removes them."""
+    with torch.no_grad():
+        for s in range(0, len(faces), batch):
+            x = faces[s : s + batch]
+            model.trunk_features(torch.cat([x, flip_faces(x)]))
+    for h in hooks:
+        h.remove()
+
+
 def calibration_ranges(model: RRFNet, faces: torch.Tensor, batch: int) -> dict[str, list[float]]:
     """[lo, hi] of every quantised activation over ``faces`` (normalised) and their mirror images,
     keyed by the ONNX tensor that carries it: the observed range, clipped where that lowers the
@@ -106,12 +117,7 @@ def calibration_ranges(model: RRFNet, faces: torch.Tensor, batch: int) -> dict[s
                     )
                 )
             )
-    with torch.no_grad():
-        for s in range(0, len(faces), batch):
-            x = faces[s : s + batch]
-            model.trunk_features(torch.cat([x, flip_faces(x)]))
-    for h in hooks:
-        h.remove()
+    trunk_pass(model, faces, batch, hooks)
     ranges = {k: least_error_range(torch.cat(samples[k]), *r) for k, r in observed.items()}
     # Max pooling never leaves the range of what it pools: the same grid serves both.
     ranges["/model/MaxPool_output_0"] = list(ranges["/model/stem/Relu_output_0"])
@@ -137,12 +143,7 @@ def bias_corrections(model: RRFNet, faces: torch.Tensor, batch: int) -> dict[str
             counts[name] = counts.get(name, 0) + y.shape[0] * y.shape[2] * y.shape[3]
 
         hooks.append(conv.register_forward_pre_hook(shift))
-    with torch.no_grad():
-        for s in range(0, len(faces), batch):
-            x = faces[s : s + batch]
-            model.trunk_features(torch.cat([x, flip_faces(x)]))
-    for h in hooks:
-        h.remove()
+    trunk_pass(model, faces, batch, hooks)
     return {f"model.{n}.bias": (sums[n] / counts[n]).numpy() for n in sums}
 
 
