@@ -4,7 +4,7 @@ import { patchHeatmap, sharedScale } from '../core/heatmap.ts';
 import { modelForPatchSize, selectResult, type ExplorerResult } from '../state/selectors.ts';
 import { PANELS, useAppStore, type AppState } from '../state/store.ts';
 import { compareJsonOf, comparisonPng, download } from './exportFiles.ts';
-import { fmtMB } from './format.ts';
+import { modelLoadingDetail } from './format.ts';
 import { FaceMap } from './FaceMap.tsx';
 import { HeatmapToggle } from './HeatmapToggle.tsx';
 import { HideControls } from './HideControls.tsx';
@@ -35,14 +35,7 @@ export function waitingText(s: AppState): string {
   if (!model) return `No ${size} px patch model is available.`;
   const failed = PANELS.map((p) => s.panels[p].backgroundError).find((e) => e && !PANELS.every((q) => s.panels[q].embeddings[model.id]));
   if (failed) return `The ${size} px patches could not be computed: ${failed}`;
-  const progress = s.inference.models[model.id];
-  const detail =
-    progress?.phase === 'download'
-      ? ` (downloading the ${model.id} model: ${fmtMB(progress.loaded)}${progress.total ? ` of ${fmtMB(progress.total)}` : ''})`
-      : progress?.phase === 'session'
-        ? ` (preparing the ${model.id} model)`
-        : '';
-  return `Computing the ${size} px patches…${detail}`;
+  return `Computing the ${size} px patches…${modelLoadingDetail(model.id, s.inference.models[model.id])}`;
 }
 
 export function Explorer() {

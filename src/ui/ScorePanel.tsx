@@ -6,7 +6,8 @@ import { constantPartText } from '../core/compareJson.ts';
 import { describePatches } from '../core/heatmap.ts';
 import { hidePreset, isNothingHidden } from '../core/regions.ts';
 import type { ExplorerResult } from '../state/selectors.ts';
-import { fmtScore, fmtSigned, modelOperatingPoint, operatingPoint, verdictText } from './format.ts';
+import { PANELS, useAppStore } from '../state/store.ts';
+import { fmtScore, fmtSigned, modelLoadingDetail, modelOperatingPoint, operatingPoint, verdictText } from './format.ts';
 
 /** Float tolerance for "the contributions add up": float64 sums of float32-derived terms. */
 const SUM_TOLERANCE = 1e-6;
@@ -47,6 +48,22 @@ function HiddenSummary({ result }: { result: ExplorerResult }) {
   );
 }
 
+/** The black-box score, or what it is waiting for (its model's download), or why it is missing. */
+function BaselineScore({ baseline }: { baseline: NonNullable<ExplorerResult['baseline']> }) {
+  const id = baseline.model.id;
+  const failed = useAppStore((s) => PANELS.map((p) => s.panels[p].backgroundError).find((e) => e) ?? null);
+  const loading = useAppStore((s) => modelLoadingDetail(id, s.inference.models[id]));
+  if (baseline.score !== null)
+    return (
+      <>
+        <strong>{fmtScore(baseline.score)}</strong>{' '}
+        <span className="operating-point">{modelOperatingPoint(baseline.model) ?? 'not calibrated'}</span>
+      </>
+    );
+  if (failed) return <span className="failed">could not be computed: {failed}</span>;
+  return <span className="computing">computing…{loading}</span>;
+}
+
 function ScoreBody({ result }: { result: ExplorerResult }) {
   const { model, comparison, baseline, sumA, sumB, view } = result;
   const hidden = !isNothingHidden(comparison.hidden);
@@ -78,14 +95,7 @@ function ScoreBody({ result }: { result: ExplorerResult }) {
       {baseline && (
         <div className="baseline" data-testid="baseline">
           Black-box score ({baseline.model.id}, whole face{hidden ? ', nothing hidden' : ''}, no explanation):{' '}
-          {baseline.score === null ? (
-            <span className="computing">computing…</span>
-          ) : (
-            <>
-              <strong>{fmtScore(baseline.score)}</strong>{' '}
-              <span className="operating-point">{modelOperatingPoint(baseline.model) ?? 'not calibrated'}</span>
-            </>
-          )}
+          <BaselineScore baseline={baseline} />
         </div>
       )}
       {!comparison.empty && (

@@ -78,6 +78,8 @@ export class FakeWorker implements WorkerLike {
   terminated = false;
   /** While true, background embed requests wait in `held` until `releaseBackground()`. */
   holdBackground = false;
+  /** When set, background embed requests fail with this message. */
+  failBackground: string | null = null;
   private readonly held: Request[] = [];
   private readonly listeners: ((e: MessageEvent) => void)[] = [];
   private readonly names = new Map<string, string>();
@@ -99,7 +101,10 @@ export class FakeWorker implements WorkerLike {
   postMessage(message: unknown): void {
     const req = message as Request;
     this.received.push(req);
-    if (this.holdBackground && req.type === 'embed' && (req.payload as { background?: boolean }).background) this.held.push(req);
+    const background = req.type === 'embed' && (req.payload as { background?: boolean }).background;
+    if (background && this.holdBackground) this.held.push(req);
+    else if (background && this.failBackground)
+      setTimeout(() => this.emit({ id: req.id, ok: false, error: { message: this.failBackground! } }), 0);
     else setTimeout(() => this.emit(this.answer(req)), 0);
   }
 

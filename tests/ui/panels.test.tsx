@@ -40,6 +40,21 @@ describe('photo panels', () => {
     expect(within(status).getByTestId('baseline').textContent).not.toMatch(/computing/);
   });
 
+  it('says why the black-box baseline is missing when its background work fails, and keeps the verdict', async () => {
+    const user = userEvent.setup();
+    const { worker } = renderApp();
+    worker.failBackground = 'The fullface model could not be downloaded.';
+    await user.upload(screen.getByLabelText('Photo A'), photo('alice.jpg'));
+    await user.upload(screen.getByLabelText('Photo B'), photo('bob.jpg'));
+    const status = await screen.findByRole('status', { name: 'Similarity' });
+    await waitFor(() =>
+      expect(within(status).getByTestId('baseline').textContent).toMatch(
+        /could not be computed: The fullface model could not be downloaded\./,
+      ),
+    );
+    expect(within(status).getByTestId('verdict').textContent).toMatch(/Same person|Different people/);
+  });
+
   it('says "not calibrated" instead of a verdict when the model has no threshold', async () => {
     const user = userEvent.setup();
     renderApp(fakeManifest(false));
