@@ -12,6 +12,7 @@
  * produces at its basic (portable) optimisation level. Times are medians of --runs (default 7).
  */
 import { basename } from 'node:path';
+import { median } from '../src/cli/bench.ts';
 import { inputSide } from '../src/core/manifest.ts';
 import { MODELS_DIR, readManifest } from '../src/node/runtime.ts';
 
@@ -36,7 +37,6 @@ const ortNode = await import('onnxruntime-node');
 const ort = runtime === 'native' ? ortNode : await import('onnxruntime-web');
 if (runtime === 'wasm') (ort as typeof import('onnxruntime-web')).env.wasm.numThreads = threads;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 // The runtime's own start (WASM instantiation) is not any file's: pay it on the smallest model.
 await (await ort.InferenceSession.create(`${MODELS_DIR}/landmark68.onnx`)).release();
 

@@ -10,7 +10,8 @@ import { detectFaces, embedFaces, TimedRunner, type PipelineOptions } from '../c
 import { decodePhotoFile } from '../node/decodeImage.ts';
 import { createNodeRunner, PROJECT_ROOT, type NodeRuntime } from '../node/runtime.ts';
 
-function median(xs: number[]): number {
+/** The median (the lower of the middle two for an even count); NaN for none. */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
 }

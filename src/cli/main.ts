@@ -135,52 +135,40 @@ export async function main(argv: string[]): Promise<number> {
         hidden,
       });
     }
-    if (command === 'eval') {
+    /** eval and report read the same pairs with the same models and pipeline. */
+    const pairSource = () => {
       const [kind, target] = rest;
-      if (kind !== 'lfw' && kind !== 'pairs') throw new UsageError('eval needs "lfw DIR" or "pairs FILE --root DIR"');
-      if (!target) throw new UsageError(`eval ${kind} needs a ${kind === 'lfw' ? 'directory' : 'pair file'}`);
-      if (kind === 'pairs' && !values.root) throw new UsageError('eval pairs needs --root DIR');
-      return await runEval({
+      if (kind !== 'lfw' && kind !== 'pairs') throw new UsageError(`${command} needs "lfw DIR" or "pairs FILE --root DIR"`);
+      if (!target) throw new UsageError(`${command} ${kind} needs a ${kind === 'lfw' ? 'directory' : 'pair file'}`);
+      if (kind === 'pairs' && !values.root) throw new UsageError(`${command} pairs needs --root DIR`);
+      return {
         kind,
         target,
         root: values.root,
         models: values.model,
+        hidden,
+        threads,
+        runtime,
+        pipeline,
+        cache: !values['no-cache'],
+        limit: values.limit ? Number(values.limit) : undefined,
+      } as const;
+    };
+    if (command === 'eval') {
+      return await runEval({
+        ...pairSource(),
         json: values.json,
         writeManifest: values['write-manifest'],
         scoresFile: values.scores,
-        hidden,
         presets: values.presets || values['write-manifest'],
-        threads,
-        runtime,
-        pipeline,
-        cache: !values['no-cache'],
-        limit: values.limit ? Number(values.limit) : undefined,
       });
     }
     if (command === 'report') {
-      const [kind, target] = rest;
-      if (kind !== 'lfw' && kind !== 'pairs') throw new UsageError('report needs "lfw DIR" or "pairs FILE --root DIR"');
-      if (!target) throw new UsageError(`report ${kind} needs a ${kind === 'lfw' ? 'directory' : 'pair file'}`);
-      if (kind === 'pairs' && !values.root) throw new UsageError('report pairs needs --root DIR');
+      const source = pairSource();
       if (!values.out) throw new UsageError('report needs --out FILE.html');
       const worst = values.worst === undefined ? 12 : Number(values.worst);
       if (!Number.isInteger(worst) || worst < 0) throw new UsageError('--worst must be a whole number');
-      return await runReport({
-        kind,
-        target,
-        root: values.root,
-        models: values.model,
-        json: false,
-        writeManifest: false,
-        threads,
-        runtime,
-        pipeline,
-        cache: !values['no-cache'],
-        limit: values.limit ? Number(values.limit) : undefined,
-        hidden,
-        out: values.out,
-        worst,
-      });
+      return await runReport({ ...source, json: false, writeManifest: false, out: values.out, worst });
     }
     if (command === 'bench') {
       return await runBench({ photos: rest, runs: values.runs ? Number(values.runs) : 5, threads, runtime, json: values.json, pipeline });

@@ -3,7 +3,7 @@ import { compareHidden, decisionMargins, finiteSum, keptPatchMatrix, type Restri
 import type { Manifest, ModelEntry } from '../core/manifest.ts';
 import { compareEmbeddings, type Embedding } from '../core/pipeline.ts';
 import type { HiddenRegion } from '../core/regions.ts';
-import type { HeatmapView, PanelState, PatchSize } from './store.ts';
+import { PANELS, type AppState, type HeatmapView, type PanelState, type PatchSize } from './store.ts';
 
 /** Patch embedders (mean-cosine or region-weighted) in the manifest. */
 export function patchModels(manifest: Manifest): ModelEntry[] {
@@ -26,6 +26,11 @@ export function embedderIds(manifest: Manifest): string[] {
   const full = fullfaceModel(manifest);
   if (full) ids.push(full.id);
   return ids;
+}
+
+/** Why a panel's background models failed (the first such panel's message), or null. */
+export function backgroundError(s: AppState): string | null {
+  return PANELS.map((p) => s.panels[p].backgroundError).find((e) => e) ?? null;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The comparison once both faces are embedded: score, heatmaps, legend, controls, inspector, bars, export. */
 import { useMemo } from 'react';
 import { patchHeatmap, sharedScale } from '../core/heatmap.ts';
-import { modelForPatchSize, selectResult, type ExplorerResult } from '../state/selectors.ts';
+import { backgroundError, modelForPatchSize, selectResult, type ExplorerResult } from '../state/selectors.ts';
 import { PANELS, useAppStore, type AppState } from '../state/store.ts';
 import { compareJsonOf, comparisonPng, download } from './exportFiles.ts';
 import { modelLoadingDetail } from './format.ts';
@@ -33,7 +33,7 @@ export function waitingText(s: AppState): string {
   const size = s.view.patchSize;
   const model = s.inference.manifest ? modelForPatchSize(s.inference.manifest, size) : null;
   if (!model) return `No ${size} px patch model is available.`;
-  const failed = PANELS.map((p) => s.panels[p].backgroundError).find((e) => e && !PANELS.every((q) => s.panels[q].embeddings[model.id]));
+  const failed = PANELS.every((p) => s.panels[p].embeddings[model.id]) ? null : backgroundError(s);
   if (failed) return `The ${size} px patches could not be computed: ${failed}`;
   return `Computing the ${size} px patches…${modelLoadingDetail(model.id, s.inference.models[model.id])}`;
 }

@@ -1,6 +1,6 @@
 /** Backend, model loading progress, and per-stage timings of the last comparison. */
 import { useAppStore } from '../state/store.ts';
-import { fmtMB, fmtMs } from './format.ts';
+import { fmtDownloaded, fmtMs } from './format.ts';
 
 export function RuntimeStatus() {
   const inf = useAppStore((s) => s.inference);
@@ -30,7 +30,7 @@ export function RuntimeStatus() {
         <ul className="progress" aria-label="Model loading">
           {loading.map(([id, m]) => (
             <li key={id}>
-              {id}: {m.phase === 'download' ? `${fmtMB(m.loaded)}${m.total ? ` of ${fmtMB(m.total)}` : ''}` : 'preparing…'}
+              {id}: {m.phase === 'download' ? fmtDownloaded(m) : 'preparing…'}
               <progress max={m.total || 1} value={m.phase === 'download' ? m.loaded : undefined} />
             </li>
           ))}

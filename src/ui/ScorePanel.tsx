@@ -5,8 +5,8 @@
 import { constantPartText } from '../core/compareJson.ts';
 import { describePatches } from '../core/heatmap.ts';
 import { hidePreset, isNothingHidden } from '../core/regions.ts';
-import type { ExplorerResult } from '../state/selectors.ts';
-import { PANELS, useAppStore } from '../state/store.ts';
+import { backgroundError, type ExplorerResult } from '../state/selectors.ts';
+import { useAppStore } from '../state/store.ts';
 import { fmtScore, fmtSigned, modelLoadingDetail, modelOperatingPoint, operatingPoint, verdictText } from './format.ts';
 
 /** Float tolerance for "the contributions add up": float64 sums of float32-derived terms. */
@@ -51,7 +51,7 @@ function HiddenSummary({ result }: { result: ExplorerResult }) {
 /** The black-box score, or what it is waiting for (its model's download), or why it is missing. */
 function BaselineScore({ baseline }: { baseline: NonNullable<ExplorerResult['baseline']> }) {
   const id = baseline.model.id;
-  const failed = useAppStore((s) => PANELS.map((p) => s.panels[p].backgroundError).find((e) => e) ?? null);
+  const failed = useAppStore(backgroundError);
   const loading = useAppStore((s) => modelLoadingDetail(id, s.inference.models[id]));
   if (baseline.score !== null)
     return (

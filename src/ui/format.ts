@@ -8,10 +8,12 @@ export const fmtShare = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixe
 export const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 export const fmtMB = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
+/** "2.1 of 6.5 MB" (or "2.1 MB" when the size is unknown). */
+export const fmtDownloaded = (p: ModelProgress) => `${fmtMB(p.loaded)}${p.total ? ` of ${fmtMB(p.total)}` : ''}`;
+
 /** " (downloading the rrf56 model: 2.1 of 6.5 MB)" or " (preparing the rrf56 model)" while a model loads; else "". */
 export function modelLoadingDetail(modelId: string, progress: ModelProgress | undefined): string {
-  if (progress?.phase === 'download')
-    return ` (downloading the ${modelId} model: ${fmtMB(progress.loaded)}${progress.total ? ` of ${fmtMB(progress.total)}` : ''})`;
+  if (progress?.phase === 'download') return ` (downloading the ${modelId} model: ${fmtDownloaded(progress)})`;
   return progress?.phase === 'session' ? ` (preparing the ${modelId} model)` : '';
 }
 
