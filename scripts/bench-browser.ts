@@ -24,14 +24,14 @@ import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { launchChromium } from '../tests/support/browser.ts';
-import { PROJECT_ROOT, SAMPLES } from '../tests/support/env.ts';
+import { OBAMA_1, OBAMA_2, PROJECT_ROOT } from '../tests/support/env.ts';
 
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('usage: bench-browser.ts [--runs N] [--json]');
-const PHOTOS = [join(SAMPLES, 'whitehouse/obama_1.jpg'), join(SAMPLES, 'whitehouse/obama_2.jpg')];
+const PHOTOS = [OBAMA_1, OBAMA_2];
 const LONG = 600_000;
 const HOVER_MOVES = 100;
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };

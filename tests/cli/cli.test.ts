@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../src/node/runtime.ts';
-import { copySamples, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { copySamples, hasSamples, PAIR_PHOTOS, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
 import { COMPARE_JSON_KEYS } from '../support/compareJsonKeys.ts';
 
 const run = promisify(execFile);
@@ -186,14 +186,7 @@ describe.skipIf(!hasSamples())('patchface on the sample photos', () => {
   });
 
   it('eval pairs reports metrics, counts an unreadable file as an error, and names it', async () => {
-    await copySamples(dir, [
-      'whitehouse/obama_1.jpg',
-      'whitehouse/obama_2.jpg',
-      'nasa/Andrew_Morgan.jpg',
-      'nasa/andrew_morgan_iss.jpg',
-      'nasa/Nick_Hague.jpg',
-      'nasa/Karen_Nyberg.jpg',
-    ]);
+    await copySamples(dir, PAIR_PHOTOS.slice(0, 6));
     await writeFile(join(dir, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
     const rows = [
       ['obama_1.jpg', 'obama_2.jpg', 1],

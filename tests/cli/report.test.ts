@@ -11,20 +11,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportData } from '../../src/cli/reportData.ts';
-import { copySamples, hasSamples, PROJECT_ROOT } from '../support/env.ts';
+import { copySamples, hasSamples, PAIR_PHOTOS, PROJECT_ROOT } from '../support/env.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin/patchface.js');
-const PHOTOS = [
-  'whitehouse/obama_1.jpg',
-  'whitehouse/obama_2.jpg',
-  'nasa/Andrew_Morgan.jpg',
-  'nasa/andrew_morgan_iss.jpg',
-  'nasa/Nick_Hague.jpg',
-  'nasa/Karen_Nyberg.jpg',
-  'nasa/Christina_Koch.jpg',
-  'nasa/Akihiko_Hoshide.jpg',
-];
 // [a, b, same, fold]; the last two are labelled against the truth.
 const PAIRS: [string, string, number, number][] = [
   ['obama_1.jpg', 'obama_2.jpg', 1, 0],
@@ -46,7 +36,7 @@ describe.skipIf(!hasSamples())('patchface report', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'patchface-report-'));
-    await copySamples(dir, PHOTOS);
+    await copySamples(dir, PAIR_PHOTOS);
     await writeFile(join(dir, 'pairs.tsv'), ['a\tb\tsame\tfold', ...PAIRS.map((p) => p.join('\t'))].join('\n'));
     const out = join(dir, 'report.html');
     const r = await run(process.execPath, [BIN, 'report', 'pairs', join(dir, 'pairs.tsv'), '--root', dir, '--out', out, '--worst', '2'], {

@@ -3,31 +3,23 @@
  * Chromium gives the same 112x112 pixels (within one grey level).
  */
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignFace112 } from '../../src/core/align.ts';
 import { detectFaces } from '../../src/core/pipeline.ts';
 import { decodePhotoFile } from '../../src/node/decodeImage.ts';
 import { createNodeRunner } from '../../src/node/runtime.ts';
-import { launchChromium, startDevServer } from '../support/browser.ts';
+import { startServedChromium, type Served } from '../support/browser.ts';
 import { hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
 
 describe.skipIf(!ready)('alignment parity, Node vs Chromium', () => {
-  let browser: Browser;
-  let server: ViteDevServer;
-  let url: string;
+  let served: Served;
 
   beforeAll(async () => {
-    ({ server, url } = await startDevServer());
-    browser = await launchChromium();
+    served = await startServedChromium();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => served?.close());
 
   it.each(['whitehouse/obama_1.jpg', 'nasa/andrew_morgan_iss.jpg'])('%s aligns to the same pixels', async (file) => {
     const { image } = await decodePhotoFile(join(SAMPLES, file));
@@ -37,8 +29,8 @@ describe.skipIf(!ready)('alignment parity, Node vs Chromium', () => {
     expect(face).toBeDefined();
     const node = alignFace112(image, face.landmarks5).face.data;
 
-    const page = await browser.newPage();
-    await page.goto(`${url}/tests/e2e/pages/align.html`);
+    const page = await served.browser.newPage();
+    await page.goto(`${served.url}/tests/e2e/pages/align.html`);
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     const browserPixels: number[] = await page.evaluate(
       ({ b64, width, height, l5 }) => {

@@ -10,10 +10,9 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openExplorer, SHIPPED_MANIFEST, type OpenExplorer } from '../support/browser.ts';
-import { hasChromium, hasSamples, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
+import { hasChromium, hasSamples, OBAMA_1, PROJECT_ROOT, SAMPLES } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
-const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
 const KOCH = join(SAMPLES, 'nasa/Christina_Koch.jpg');
 const LONG = 300_000;
 const rrf28 = SHIPPED_MANIFEST.models.find((m) => m.id === 'rrf28')!;

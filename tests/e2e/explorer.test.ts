@@ -13,7 +13,7 @@ import { boxesOverlap, CROSS_LABELS } from '../../src/core/heatmap.ts';
 import type { BoxXYWH } from '../../src/core/types.ts';
 import { png } from '../core/headerFixtures.ts';
 import { openExplorer, SHIPPED_MANIFEST as manifest, type OpenExplorer } from '../support/browser.ts';
-import { hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
+import { hasChromium, hasSamples, OBAMA_1, OBAMA_2, SAMPLES } from '../support/env.ts';
 import { COMPARE_JSON_KEYS } from '../support/compareJsonKeys.ts';
 
 const ready = hasChromium() && hasSamples();
@@ -23,8 +23,6 @@ const P28 = patchCount('rrf28');
 const P56 = patchCount('rrf56');
 /** Whether a model's graph appends a constant coordinate, whose part of the score the page states. */
 const hasConstant = (id: string) => manifest.models.find((m) => m.id === id)?.constant != null;
-const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
-const OBAMA_2 = join(SAMPLES, 'whitehouse/obama_2.jpg');
 const LONG = 300_000;
 
 interface PanelSnapshot {

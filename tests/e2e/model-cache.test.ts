@@ -4,16 +4,12 @@
  * patch size's files are requested after it), the WebGPU runtime is never fetched without an adapter, and a second visit in the same
  * browser profile downloads no model file at all (the worker keeps them in the Cache API).
  */
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
+import type { BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startDevServer } from '../support/browser.ts';
-import { hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
+import { startServedChromium, type Served } from '../support/browser.ts';
+import { hasChromium, hasSamples, OBAMA_1, OBAMA_2 } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
-const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
-const OBAMA_2 = join(SAMPLES, 'whitehouse/obama_2.jpg');
 const LONG = 600_000;
 
 interface Logged {
@@ -64,20 +60,16 @@ const startedAt = (r: Logged) => r.request.timing().startTime;
 const onnx = (requests: Logged[]) => requests.filter((r) => r.path.endsWith('.onnx'));
 
 describe.skipIf(!ready)('model downloads in Chromium (WASM backend, real models)', () => {
-  let browser: Browser;
-  let server: ViteDevServer;
+  let served: Served;
   let url: string;
   let context: BrowserContext;
 
   beforeAll(async () => {
-    ({ server, url } = await startDevServer());
-    browser = await launchChromium();
-    context = await browser.newContext();
+    served = await startServedChromium();
+    url = served.url;
+    context = await served.browser.newContext();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => served?.close());
 
   it('a first visit fetches the baseline and the other patch size after the first heatmap, and no WebGPU runtime', async () => {
     const { page, requests } = await visit(context, url);

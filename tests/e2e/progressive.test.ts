@@ -5,17 +5,14 @@
  * size while it is still computing shows its progress, never a blank, then its maps; and a photo
  * replaced before its background work ends leaves nothing of itself on screen.
  */
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openExplorer, SHIPPED_MANIFEST as manifest, type OpenExplorer } from '../support/browser.ts';
-import { hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
+import { hasChromium, hasSamples, OBAMA_1, OBAMA_2 } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
 const P28 = String(manifest.models.find((m) => m.id === 'rrf28')?.patches?.length);
 const P56 = String(manifest.models.find((m) => m.id === 'rrf56')?.patches?.length);
-const OBAMA_1 = join(SAMPLES, 'whitehouse/obama_1.jpg');
-const OBAMA_2 = join(SAMPLES, 'whitehouse/obama_2.jpg');
 const LONG = 600_000;
 
 /** Page-side log of moments (performance.now()) and of every text the score panel showed. */

@@ -4,7 +4,6 @@
  * model runs through onnxruntime-web's WebGPU execution provider. Its embeddings must match the
  * WASM backend's (the Node CLI's) for the same photos, and the page must show the same verdict.
  */
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
@@ -15,10 +14,10 @@ import { detectFaces, embedFaces, type Embedding } from '../../src/core/pipeline
 import { decodePhotoFile } from '../../src/node/decodeImage.ts';
 import { createNodeRunner } from '../../src/node/runtime.ts';
 import { CHROMIUM_ARGS, startDevServer } from '../support/browser.ts';
-import { CHROMIUM, hasChromium, hasSamples, SAMPLES } from '../support/env.ts';
+import { CHROMIUM, hasChromium, hasSamples, OBAMA_1, OBAMA_2 } from '../support/env.ts';
 
 const ready = hasChromium() && hasSamples();
-const PHOTOS = { a: join(SAMPLES, 'whitehouse/obama_1.jpg'), b: join(SAMPLES, 'whitehouse/obama_2.jpg') };
+const PHOTOS = { a: OBAMA_1, b: OBAMA_2 };
 const MODELS = ['rrf28', 'rrf56', 'fullface'];
 const LONG = 1_200_000; // 499 s measured under load (vitest.config.ts)
 

@@ -41,12 +41,31 @@ export async function startDevServer(): Promise<{ server: ViteDevServer; url: st
   return { server, url: `http://127.0.0.1:${address.port}` };
 }
 
-export interface OpenExplorer {
+export interface Served {
   server: ViteDevServer;
-  browser: Browser;
-  page: Page;
   url: string;
+  browser: Browser;
+  /** Closes the browser, then the server. */
   close(): Promise<void>;
+}
+
+/** The project's dev server and one Chromium, closed together. */
+export async function startServedChromium(): Promise<Served> {
+  const { server, url } = await startDevServer();
+  const browser = await launchChromium();
+  return {
+    server,
+    url,
+    browser,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+export interface OpenExplorer extends Served {
+  page: Page;
 }
 
 /**
@@ -57,20 +76,10 @@ export async function openExplorer(
   options: BrowserContextOptions = {},
   watch: (page: Page) => void = () => undefined,
 ): Promise<OpenExplorer> {
-  const { server, url } = await startDevServer();
-  const browser = await launchChromium();
-  const page = await browser.newPage(options);
+  const served = await startServedChromium();
+  const page = await served.browser.newPage(options);
   watch(page);
-  await page.goto(`${url}/?ep=wasm`);
+  await page.goto(`${served.url}/?ep=wasm`);
   await page.getByText(/Backend: WASM, \d+ threads?/).waitFor({ timeout: 600_000 });
-  return {
-    server,
-    browser,
-    page,
-    url,
-    close: async () => {
-      await browser.close();
-      await server.close();
-    },
-  };
+  return { ...served, page };
 }

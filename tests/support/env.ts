@@ -11,6 +11,23 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 export const SHARED_DATA = resolve(PROJECT_ROOT, '../shared/data');
 export const SAMPLES = resolve(SHARED_DATA, 'samples');
 export const LFW = resolve(SHARED_DATA, 'lfw');
+/** The two photos of one person the browser tests compare. */
+export const OBAMA_1 = resolve(SAMPLES, 'whitehouse/obama_1.jpg');
+export const OBAMA_2 = resolve(SAMPLES, 'whitehouse/obama_2.jpg');
+/**
+ * Sample photos of six people (paths under SAMPLES) for pair lists: the first six hold two
+ * photos each of Obama and Andrew Morgan, then Nick Hague and Karen Nyberg.
+ */
+export const PAIR_PHOTOS = [
+  'whitehouse/obama_1.jpg',
+  'whitehouse/obama_2.jpg',
+  'nasa/Andrew_Morgan.jpg',
+  'nasa/andrew_morgan_iss.jpg',
+  'nasa/Nick_Hague.jpg',
+  'nasa/Karen_Nyberg.jpg',
+  'nasa/Christina_Koch.jpg',
+  'nasa/Akihiko_Hoshide.jpg',
+] as const;
 export const CHROMIUM = process.env.PATCHFACE_CHROMIUM ?? '/usr/bin/chromium';
 export const IN_CI = process.env.CI === 'true';
 
