@@ -139,9 +139,13 @@ export async function runPrepareTraining(opts: {
   const todo = sources.filter((s) => !done.has(s.path));
   process.stderr.write(`${sources.length} photos, ${done.size} already prepared, ${todo.length} to go -> ${opts.out}\n`);
   const progress = createProgress('prepare', todo.length);
-  // Writes happen in completion order under a lock, so rows in the three files stay aligned.
+  // Rows go out in the photos' order, whatever order they finish in, so the same data gives the
+  // same cache (training reads "the first N faces"); one chain of writes keeps the files aligned.
+  const finished = new Map<number, (() => Promise<void>) | null>();
+  let nextRow = 0;
   let writing = Promise.resolve();
-  await forEachConcurrent(todo, 2, async (src) => {
+  await forEachConcurrent(todo, 2, async (src, i) => {
+    let write: (() => Promise<void>) | null = null;
     try {
       const path = join(opts.dataDir, src.path);
       const { image, bytes } = await decodePhotoFile(path);
@@ -152,18 +156,24 @@ export async function runPrepareTraining(opts: {
       const aligned = alignToTemplate(image, face.landmarks5, TEMPLATE_WITH_MARGIN, STORED_SIZE);
       const t = await teacherTargets(image, face, fullface, runner, opts.pipeline);
       const view = teacherRegion(image, face, fullface, aligned.transform, opts.pipeline);
-      writing = writing.then(async () => {
+      write = async () => {
         await faces.write(aligned.face.data);
         await teacher.write(new Uint8Array(t.buffer));
         await chips.write(view.region.data);
         await frames.write(new Uint8Array(Float32Array.from(view.frameToRegion).buffer));
         index.write(`${rows}\t${src.path}\t${src.dataset}\t${src.identity}\t${face.score.toFixed(4)}\n`);
         rows++;
-      });
-      await writing;
+      };
     } catch (e) {
       failures.write(`${src.path}\t${(e as Error).message}\n`);
     }
+    finished.set(i, write);
+    for (; finished.has(nextRow); nextRow++) {
+      const next = finished.get(nextRow);
+      finished.delete(nextRow);
+      if (next) writing = writing.then(next);
+    }
+    await writing;
     progress.tick();
   });
   progress.done();
