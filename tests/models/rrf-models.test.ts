@@ -6,10 +6,13 @@
  *   are the face's features at the mirrored positions;
  * - the manifest's `constant` is true to the graph: with it, the last coordinate of every patch
  *   feature of every face is that number;
+ * - the trained network: on a seeded noise face the file outputs the features PyTorch computes
+ *   from the weights stored in it (rrf-reference.json, written by training/reference_outputs.py),
+ *   whatever the graph rewrote after export;
  * - exactness: the per-patch contributions computed by the core module sum to the score;
  * - size: each file is at most 8 MB.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boxContains, boxesOverlap } from '../../src/core/heatmap.ts';
@@ -24,6 +27,11 @@ import { mulberry32 } from '../support/random.ts';
 const manifest = await readManifest();
 const patchModels = manifest.models.filter((m) => m.role === 'embedder' && m.kind !== 'fullface');
 const FACE = 112;
+const REFERENCE = JSON.parse(readFileSync(new URL('./rrf-reference.json', import.meta.url), 'utf8')) as {
+  seed: number;
+  faces: number;
+  models: Record<string, { sha256: string; dims: number[]; features: number[] }>;
+};
 
 describe('shipped patch models', () => {
   it('include rrf28 and rrf56', () => {
@@ -42,6 +50,33 @@ describe.each(patchModels.map((m) => [m.id, m] as [string, ModelEntry]))('%s', (
 
   it('is at most 8 MB', () => {
     expect(statSync(join(MODELS_DIR, model.file)).size).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('outputs the features PyTorch computes from its stored weights', async () => {
+    const ref = REFERENCE.models[model.id];
+    const regenerate = 'run /usr/bin/python3 -m training.reference_outputs';
+    expect(ref, `no PyTorch reference for ${model.id}: ${regenerate}`).toBeDefined();
+    expect(ref.sha256, `the reference was made from another ${model.file}: ${regenerate}`).toBe(model.sha256);
+    const random = mulberry32(REFERENCE.seed);
+    const faces = new Float32Array(REFERENCE.faces * 3 * FACE * FACE).map(() => random() * 2 - 1);
+    const out = Object.values(await runner.run(model.id, { data: faces, dims: [REFERENCE.faces, 3, FACE, FACE] }))[0];
+    expect(out.dims).toEqual(ref.dims);
+    const D = ref.dims[2];
+    for (let f = 0; f < out.data.length / D; f++) {
+      let maxDiff = 0;
+      let dot = 0;
+      let nOut = 0;
+      let nRef = 0;
+      for (let k = f * D; k < (f + 1) * D; k++) {
+        maxDiff = Math.max(maxDiff, Math.abs(out.data[k] - ref.features[k]));
+        dot += out.data[k] * ref.features[k];
+        nOut += out.data[k] ** 2;
+        nRef += ref.features[k] ** 2;
+      }
+      // float32 rounding in another order of sums, nothing more
+      expect(maxDiff, `feature ${f}`).toBeLessThan(1e-4);
+      expect(dot / Math.sqrt(nOut * nRef), `feature ${f}`).toBeGreaterThan(0.99999);
+    }
   });
 
   it('lists its patches and outputs one feature per patch', () => {
