@@ -344,12 +344,16 @@ async function benchAppWarm(page: Page) {
   const verdict: number[] = [];
   const firstHeatmap: number[] = [];
   const bothSizes: number[] = [];
+  const stages: Record<string, number[]> = {};
   for (let i = 0; i < RUNS; i++) {
     await choosePhotos(page, PHOTOS[(i + 1) % 2]);
     const r = await appRun(page, i + 1);
     verdict.push(r.verdict - r.start);
     firstHeatmap.push(r.firstHeatmap - r.start);
     bothSizes.push(r.bothSizes - r.start);
+    // The worker's own clock for each stage of the new photo (decode, detect, ..., embed:<model>).
+    const timings = await page.evaluate(() => (window as any).__patchface.store.getState().panels.a.timings as Record<string, number>);
+    for (const [stage, t] of Object.entries(timings)) (stages[stage] ??= []).push(t);
   }
   // Hover: 100 moves over face A's map, each to a different patch (cell centres of a 7 x 7 grid).
   const map = page.getByTestId('facemap-a');
@@ -373,7 +377,7 @@ async function benchAppWarm(page: Page) {
     await page.waitForFunction((n) => (window as any).__bench.toggle.length > n, before, { timeout: LONG, polling: 'raf' });
   }
   const { hover, toggle } = await page.evaluate(() => (window as any).__bench as { hover: number[]; toggle: number[] });
-  return { verdict, firstHeatmap, bothSizes, hover, toggle };
+  return { verdict, firstHeatmap, bothSizes, stages, hover, toggle };
 }
 
 // ---------------------------------------------------------------- run
@@ -402,6 +406,8 @@ try {
       hoverMedianMs: median(warm.hover),
       hoverP95Ms: percentile(warm.hover, 95),
       toggleMs: median(warm.toggle),
+      /** medians of the worker's stages for the warm new photo: where the verdict's time goes */
+      stagesMs: Object.fromEntries(Object.entries(warm.stages).map(([stage, t]) => [stage, median(t)])),
     },
     bytes: {
       beforeFirstHeatmap: sum(early, (d) => d.body.byteLength),
@@ -434,6 +440,14 @@ try {
     ['warm, new photo: verdict shown', ms(f.warmMs), ms(p.verdictMs), result.ratios.verdict.toFixed(2)],
     ['warm, new photo: first heatmap', ms(f.warmMs), ms(p.firstHeatmapMs), result.ratios.firstHeatmap.toFixed(2)],
     ['warm, new photo: both patch sizes ready', ms(f.warmMs), ms(p.bothSizesMs), (p.bothSizesMs / f.warmMs).toFixed(2)],
+    [
+      'warm, new photo: worker stages',
+      '',
+      Object.entries(p.stagesMs)
+        .map(([stage, t]) => `${stage} ${Math.round(t)}`)
+        .join(', '),
+      '',
+    ],
     ['hover -> inspector (median / p95)', '', `${p.hoverMedianMs.toFixed(1)} / ${p.hoverP95Ms.toFixed(1)} ms`, ''],
     ['patch size toggle -> maps redrawn', '', `${p.toggleMs.toFixed(1)} ms`, ''],
     ['bytes before first heatmap (raw / gzip)', '', `${mb(b.beforeFirstHeatmap)} / ${mb(b.beforeFirstHeatmapGzip)}`, ''],

@@ -264,18 +264,15 @@ export function rgbaToRgb(
   const n = width * height;
   if (rgba.length < n * 4) throw new RangeError(`rgbaToRgb: ${rgba.length} bytes is too few for ${width}x${height} RGBA`);
   const data = new Uint8Array(n * 3);
-  if (!background) {
-    for (let i = 0, j = 0; i < n; i++, j += 4) {
-      data[i * 3] = rgba[j];
-      data[i * 3 + 1] = rgba[j + 1];
-      data[i * 3 + 2] = rgba[j + 2];
-    }
-  } else {
-    for (let i = 0, j = 0; i < n; i++, j += 4) {
-      const a = rgba[j + 3];
-      for (let c = 0; c < 3; c++) {
-        data[i * 3 + c] = Math.round((rgba[j + c] * a + background[c] * (255 - a)) / 255);
-      }
+  for (let i = 0, j = 0, k = 0; i < n; i++, j += 4, k += 3) {
+    const a = rgba[j + 3];
+    // An opaque pixel blends to itself: copied.
+    if (!background || a === 255) {
+      data[k] = rgba[j];
+      data[k + 1] = rgba[j + 1];
+      data[k + 2] = rgba[j + 2];
+    } else {
+      for (let c = 0; c < 3; c++) data[k + c] = Math.round((rgba[j + c] * a + background[c] * (255 - a)) / 255);
     }
   }
   return { width, height, data };

@@ -174,7 +174,8 @@ async function decodePhoto(file: Blob): Promise<RgbImage> {
     if (!ctx) throw new Error('No 2D canvas in this worker.');
     ctx.drawImage(bitmap, 0, 0);
     const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    return rgbaToRgb(rgba, bitmap.width, bitmap.height, FLATTEN_BACKGROUND);
+    // A JPEG has no alpha, so there is nothing to flatten: its pixels are copied as they are.
+    return rgbaToRgb(rgba, bitmap.width, bitmap.height, header.format === 'jpeg' ? undefined : FLATTEN_BACKGROUND);
   } finally {
     bitmap.close();
   }
