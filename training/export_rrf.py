@@ -7,7 +7,7 @@ Weights are quantised to uint8 per output channel (per patch and output for the 
 dequantised in the graph, as for the converted face-api models, which keeps each file under
 8 MB; the LFW accuracy in the manifest is measured afterwards on this very file
 (`npx patchface eval lfw ... --write-manifest`). The trunk's convolutions on its smallest maps
-are then written out as matrix products (``training.dense_convs``). The graph input is "faces" [N, 3, 112, 112]
+then run as large matrix products (``training.small_map_convs``). The graph input is "faces" [N, 3, 112, 112]
 normalised (px - mean) * scale, the output "patches" [N, P, D]. With --mirror, patch feature i is
 the mean of the features of patch i and of its mirror image (run as the patch at the mirrored
 position), so the descriptor is the mean of the face's and its mirror image's, computed inside the
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from training import manifest as mf
-from training.dense_convs import densify_file
+from training.small_map_convs import rewrite_file
 from training.onnx_export import export_onnx
 from training.rrf.model import MEAN, SCALE, RRFNet, count_macs, load_checkpoint, mirror_mismatch
 from training.rrf.quantise import Exportable
@@ -43,7 +43,7 @@ def held_out_validation(state: dict, net: torch.nn.Module) -> dict | None:
     return {"pairs": len(held_out.same), **held_out.score(net)}
 
 
-def manifest_entry(model_id: str, path: Path, model: RRFNet, dense: dict) -> dict:
+def manifest_entry(model_id: str, path: Path, model: RRFNet, small_maps: dict | None) -> dict:
     """The manifest entry of an exported student: what the app and the CLI read."""
     return {
         "id": model_id,
@@ -68,7 +68,7 @@ def manifest_entry(model_id: str, path: Path, model: RRFNet, dense: dict) -> dic
         "mirror": model.mirror,
         "patchInputSize": model.input_size,
         "constant": None if model.constant is None else float(model.constant.item()),
-        "denseConvolutions": dense,
+        "smallMapConvolutions": small_maps,
     }
 
 
@@ -84,6 +84,11 @@ def main() -> None:
         action="store_true",
         help="each patch feature averages the patch with its mirror image, read at the mirrored "
         "position (twice the compute; still a function of the patch alone)",
+    )
+    ap.add_argument(
+        "--plain",
+        action="store_true",
+        help="leave the small-map convolutions as exported (the file quantise_activations takes)",
     )
     ap.add_argument(
         "--validate-only",
@@ -136,11 +141,13 @@ def main() -> None:
             doc,
             {"patches": ["N", p, d]},
         )
-        dense = densify_file(staged, model.input_size)
+        small_maps = (
+            None if args.plain else rewrite_file(staged, model.input_size, model.num_patches)
+        )
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{args.id}.onnx"
         shutil.move(staged, path)
-    entry = mf.upsert(manifest_entry(args.id, path, model, dense), args.out / "manifest.json")
+    entry = mf.upsert(manifest_entry(args.id, path, model, small_maps), args.out / "manifest.json")
     print(json.dumps({k: entry[k] for k in ("id", "file", "bytes", "sha256")}, indent=2))
 
 

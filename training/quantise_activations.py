@@ -299,6 +299,11 @@ def main() -> None:
         raise SystemExit(f"{args.id}: not an RRFNet in {mf.MANIFEST_PATH}")
     if entry.get("int8"):
         raise SystemExit(f"{args.id}: already int8; export the float file again first")
+    if entry.get("smallMapConvolutions"):
+        raise SystemExit(
+            f"{args.id}: its small-map convolutions are rewritten; quantise a plain export "
+            "(training.export_rrf --plain)"
+        )
     path = mf.MODELS_DIR / entry["file"]
     net = RRFNet.of_manifest_entry(entry)
     net.load_state_dict(shipped_weights(path)[0])
