@@ -22,6 +22,8 @@ export interface ControllerOptions {
 
 export class Controller {
   private ready: Promise<void> | null = null;
+  /** Set once the worker has started: requests then go out without first yielding to a render. */
+  private started = false;
   private photoCounter = 0;
   /** The panel token whose background request was last sent, so each is sent once. */
   private readonly backgroundSent: Record<PanelId, number> = { a: -1, b: -1 };
@@ -50,6 +52,7 @@ export class Controller {
           preload: [DEFAULT_DETECTOR, 'landmarks68', `rrf${s.view.patchSize}`],
         });
         s.setInference({ status: 'ready', backend: r.backend, threads: r.threads, adapter: r.adapter, manifest: r.manifest, error: null });
+        this.started = true;
       } catch (e) {
         s.setInference({ status: 'error', error: `The face models could not be started: ${(e as Error).message}` });
         throw e;
@@ -69,7 +72,8 @@ export class Controller {
     s.setPanel(panel, { ...emptyPanel(token), status: 'detecting', fileName, photoId, startedAt: performance.now() });
     s.setHover(null);
     try {
-      await this.start();
+      // Awaiting would let React render the cleared panel before the worker gets the photo.
+      if (!this.started) await this.start();
       const r = await this.api.request('analyse', { photoId, file });
       if (this.stale(panel, token)) return;
       if (r.faces.length === 0) throw noFaceError();
