@@ -5,9 +5,9 @@
 
 Deep in the trunk each patch's feature map is 5x5 pixels or fewer. ONNX Runtime's CPU engine runs a
 convolution as one matrix product per batch item, with as many columns as the map has pixels: on
-WebAssembly, rrf28's layers on 5x5 maps ran at half the speed of those on 9x9 maps, and those on
-2x2 and 1x1 maps (where most of the 3x3 taps multiply the zero padding) at a fifth, over half of
-the model's time. Two rewrites give the same numbers with well-shaped products:
+WebAssembly, rrf28's layers on 5x5 maps ran at about half the speed (multiply-adds a second) of
+those on 9x9 maps, and those on 2x2 and 1x1 maps, where most 3x3 taps multiply the zero padding,
+at a third or less: over half of the model's time. Two rewrites give the same numbers with well-shaped products:
 
 - **Written out** (maps of at most ``MAX_PIXELS`` pixels). A convolution is linear, so it becomes
   the same linear map written out: the input flattened to one row per batch item, times a matrix
@@ -16,13 +16,13 @@ the model's time. Two rewrites give the same numbers with well-shaped products:
   built inside the graph from the stored kernel (a Gather of its taps), so the file keeps its size;
   ONNX Runtime folds it into a constant when the session starts (at most ``MAX_MATRIX`` floats).
 - **Tiled** (stride-1 3x3 convolutions on maps of at most ``TILE_MAX_PIXELS`` pixels and
-  ``TILE_MAX_CHANNELS`` channels). The patches of one face are laid out side by side on one
-  canvas, one zero pixel between neighbours, and the layers run on the canvas: the zero pixels are
-  exactly the padding each patch had, so every patch pixel gets the very same sum. After each
-  convolution the gaps are set back to zero (a mask) before the next one reads them. The canvas
-  costs half as many multiplications again (7x7 patches of 5x5 on a 43x43 canvas) but runs as one
-  wide product per face; with more channels the per-patch product is wide enough already (rrf56's
-  5x5 maps of 128 channels: no gain measured).
+  ``TILE_MAX_CHANNELS`` channels). The patches of one face (or of its mirror image) are laid out
+  side by side on one canvas, one zero pixel between neighbours, and the layers run on the
+  canvas: the zero pixels are exactly the padding each patch had, so every patch pixel gets the
+  very same sum. After each convolution the gaps are set back to zero (a mask) before the next
+  one reads them. The canvas costs half as many multiplications again (7x7 patches of 5x5 on a
+  43x43 canvas) but runs as one wide product per face; with more channels the per-patch product
+  is wide enough already (rrf56's 5x5 maps of 128 channels: no gain measured).
 
 Patch i's feature still depends on patch i's pixels alone: a written-out row reads its own input
 row only, and a tiled patch reads only zero gaps around it (`tests/models/rrf-models.test.ts`
@@ -252,7 +252,8 @@ def canvas_grid(patches: int) -> tuple[int, int]:
 def tile(model: onnx.ModelProto, patch_input_size: int, patches: int) -> int:
     """Runs the stride-1 3x3 convolutions on maps of at most ``TILE_MAX_PIXELS`` pixels and
     ``TILE_MAX_CHANNELS`` channels, with the ReLUs and residual sums between them, on canvases of
-    ``patches`` patches each (one per face, as the batch holds each face's patches in a row);
+    ``patches`` patches each (one per face or mirror image: the batch holds each one's patches in a
+    row);
     returns how many convolutions."""
     info = map_shapes(model, patch_input_size)
     g = model.graph
