@@ -52,6 +52,7 @@ MAX_PIXELS = 9
 #: Largest matrix written out, in floats (6 MB): ONNX Runtime holds each one in memory, and a
 #: 3x3 map of 256 channels would need 21 MB for no fewer multiplications.
 MAX_MATRIX = 1_500_000
+#: ConstantOfShape's fill value: the zero tap
 ZERO = numpy_helper.from_array(np.zeros(1, np.float32))
 #: Largest map and channel count whose convolutions are tiled (rrf28: 5x5 maps of 64 channels).
 TILE_MAX_PIXELS = 25
@@ -253,10 +254,12 @@ def tile(model: onnx.ModelProto, patch_input_size: int, patches: int) -> int:
     """Runs the stride-1 3x3 convolutions on maps of at most ``TILE_MAX_PIXELS`` pixels and
     ``TILE_MAX_CHANNELS`` channels, with the ReLUs and residual sums between them, on canvases of
     ``patches`` patches each (one per face or mirror image: the batch holds each one's patches in a
-    row);
-    returns how many convolutions."""
+    row); returns how many convolutions."""
     info = map_shapes(model, patch_input_size)
     g = model.graph
+    names = [n.name for n in g.node]
+    if not all(names) or len(set(names)) != len(names):
+        raise ValueError("tiling tells nodes apart by name: every node needs its own")
 
     def channels(name: str) -> int:
         return info[name].type.tensor_type.shape.dim[1].dim_value
@@ -302,9 +305,9 @@ def _tile_region(g, region, hw, grid, channels) -> int:
     def node(op: str, inputs: list[str], out: str, **attrs) -> onnx.NodeProto:
         return helper.make_node(op, inputs, [out], name=out, **attrs)
 
-    in_region = {id(n) for n in region}
+    in_region = {n.name for n in region}  # exported nodes have unique names
     made_inside = {o for n in region for o in n.output}
-    read_outside = {i for n in g.node if id(n) not in in_region for i in n.input}
+    read_outside = {i for n in g.node if n.name not in in_region for i in n.input}
     read_outside |= {o.name for o in g.output}
     nodes: list[onnx.NodeProto] = []
     canvas: dict[str, str] = {}  # map tensor -> its canvas
@@ -383,7 +386,7 @@ def _tile_region(g, region, hw, grid, channels) -> int:
         )
 
     for n in g.node:
-        if id(n) not in in_region:
+        if n.name not in in_region:
             nodes.append(n)
             continue
         inputs = [
