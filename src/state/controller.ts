@@ -77,9 +77,11 @@ export class Controller {
       const r = await this.api.request('analyse', { photoId, file });
       if (this.stale(panel, token)) return;
       if (r.faces.length === 0) throw noFaceError();
-      const photoUrl = this.options.createObjectURL?.(file) ?? null;
-      this.store.getState().setPanel(panel, { width: r.width, height: r.height, faces: r.faces, photoUrl, timings: r.timings });
+      this.store.getState().setPanel(panel, { width: r.width, height: r.height, faces: r.faces, timings: r.timings });
       await this.embed(panel, token, 0);
+      // The photo as loaded is shown with its first result, not before: decoding a large photo
+      // for display competes with the patch model for the CPU (on 2 cores, about 30 ms).
+      if (!this.stale(panel, token)) this.store.getState().setPanel(panel, { photoUrl: this.options.createObjectURL?.(file) ?? null });
     } catch (e) {
       if (this.stale(panel, token)) return;
       const current = this.store.getState().panels[panel];

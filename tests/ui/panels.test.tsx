@@ -55,6 +55,20 @@ describe('photo panels', () => {
     expect(within(status).getByTestId('verdict').textContent).toMatch(/Same person|Different people/);
   });
 
+  it('shows the photo as loaded with its first result, not while its face is embedded', async () => {
+    const user = userEvent.setup();
+    renderApp();
+    const early: string[] = [];
+    const unsubscribe = useAppStore.subscribe(({ panels: { a } }) => {
+      if (a.photoUrl && a.status !== 'ready') early.push(a.status);
+    });
+    await user.upload(screen.getByLabelText('Photo A'), photo('alice.jpg'));
+    expect(await within(panel('a')).findByRole('img', { name: 'Photo A as loaded' })).toBeTruthy();
+    unsubscribe();
+    expect(early).toEqual([]);
+    expect(useAppStore.getState().panels.a.status).toBe('ready');
+  });
+
   it('says "not calibrated" instead of a verdict when the model has no threshold', async () => {
     const user = userEvent.setup();
     renderApp(fakeManifest(false));
