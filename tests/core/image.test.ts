@@ -297,6 +297,14 @@ describe('toPlanarTensor / rgbaToRgb / padImage / resizeBilinearRgb', () => {
     expect(Array.from(r.data)).toEqual([255, 255, 255, 100, 100, 100, 204, 204, 204]);
   });
 
+  it('rgbaToRgb gives the same pixels from an aligned buffer (word reads) and an unaligned one', () => {
+    const bytes = Uint8Array.from({ length: 4 * 6 + 1 }, (_, i) => (i * 37 + 11) & 255);
+    const aligned = rgbaToRgb(bytes.subarray(0, 24), 3, 2);
+    const unaligned = rgbaToRgb(bytes.subarray(1), 3, 2);
+    expect(Array.from(aligned.data)).toEqual([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 16, 17, 18, 20, 21, 22].map((i) => bytes[i]));
+    expect(Array.from(unaligned.data)).toEqual([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 16, 17, 18, 20, 21, 22].map((i) => bytes[i + 1]));
+  });
+
   it('rgbaToRgb rejects a short buffer', () => {
     expect(() => rgbaToRgb(new Uint8Array(7), 2, 1)).toThrow(RangeError);
   });
