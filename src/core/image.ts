@@ -251,12 +251,12 @@ export function toPlanarTensor(img: RgbImage, mean: PerChannel, scale: PerChanne
   return out;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
  * RGBA (canvas ImageData, decoders) -> RGB. Alpha is dropped unless `background` is given, in
  * which case each pixel is composited over it (non-premultiplied alpha, as ImageData holds).
  */
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
 export function rgbaToRgb(
   rgba: Uint8ClampedArray | Uint8Array,
   width: number,

@@ -85,7 +85,6 @@ export class Controller {
     } catch (e) {
       if (this.stale(panel, token)) return;
       const current = this.store.getState().panels[panel];
-      if (current.photoUrl) this.options.revokeObjectURL?.(current.photoUrl);
       this.store
         .getState()
         .setPanel(panel, { ...emptyPanel(token), fileName, status: 'error', error: (e as Error).message, startedAt: current.startedAt });
