@@ -66,6 +66,16 @@ def _attr(node: onnx.NodeProto, name: str, default):
     return default
 
 
+def _plain_conv(node: onnx.NodeProto) -> bool:
+    """A convolution both rewrites can take: one group, no dilation, explicit padding."""
+    return (
+        node.op_type == "Conv"
+        and _attr(node, "group", 1) == 1
+        and _attr(node, "dilations", [1, 1]) == [1, 1]
+        and not any(a.name == "auto_pad" and a.s not in (b"", b"NOTSET") for a in node.attribute)
+    )
+
+
 def tap_indices(
     in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: int, stride: int, pads: list[int]
 ) -> np.ndarray:
@@ -133,9 +143,7 @@ def write_out(model: onnx.ModelProto, patch_input_size: int, max_pixels: int = M
         if (
             out_hw is None
             or in_hw[0] * in_hw[1] > max_pixels
-            or any(a.name == "auto_pad" and a.s not in (b"", b"NOTSET") for a in node.attribute)
-            or _attr(node, "group", 1) != 1
-            or _attr(node, "dilations", [1, 1]) != [1, 1]
+            or not _plain_conv(node)
             or kernel[0] != kernel[1]
             or stride[0] != stride[1]
         ):
@@ -232,13 +240,10 @@ def _dense_nodes(g, conv, in_hw, out_hw, kernel, stride, ci, co) -> list[onnx.No
 
 def _is_tiled_conv(node: onnx.NodeProto) -> bool:
     return (
-        node.op_type == "Conv"
+        _plain_conv(node)
         and _attr(node, "kernel_shape", [0, 0]) == [3, 3]
         and _attr(node, "strides", [1, 1]) == [1, 1]
         and _attr(node, "pads", [0, 0, 0, 0]) == [1, 1, 1, 1]
-        and _attr(node, "dilations", [1, 1]) == [1, 1]
-        and _attr(node, "group", 1) == 1
-        and not any(a.name == "auto_pad" for a in node.attribute)
     )
 
 
